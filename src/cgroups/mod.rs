@@ -1,0 +1,604 @@
+//! Control groups: one interface (`Cgroup`) with back ends for v1 (hybrid included) and v2.
+//!
+//! - [`detect`] tells the host's mode the way runc does (`statfs("/sys/fs/cgroup")`).
+//! - [`resolve_path`] turns `linux.cgroupsPath` into a path from the hierarchy root.
+//! - [`Cgroup`] is a handle for one container's cgroup in every hierarchy:
+//!   `create`, `set` (the `linux.resources` limits), `add_pid`, `freeze`,
+//!   `kill_all`, `destroy`, `stats`.
+//!
+//! v1 ([`v1`]): every mounted v1 controller hierarchy found in
+//! `/proc/self/mountinfo`, plus, on hybrid hosts, the cgroup2 mount at
+//! `/sys/fs/cgroup/unified` (the process is placed there too, as runc does).
+//! v2 ([`v2`]): one unified hierarchy; device rules become an eBPF program
+//! ([`devices`]).
+//!
+//! Every error names the config field (`linux.resources.memory.limit`) or the
+//! cgroup file that failed, so a user can tell which setting the kernel refused.
+
+pub mod devices;
+pub mod mountinfo;
+pub mod v1;
+pub mod v2;
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+
+pub use devices::{DeviceRule, allow_rules_for_devices, default_allowed_devices};
+
+/// Where cgroup file systems are mounted.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The prefix for container cgroups whose `linux.cgroupsPath` is relative or unset.
+pub const DEFAULT_PARENT: &str = "/myrt";
+
+/// An OS error shown the way the C library's `strerror` does
+/// ("Device or resource busy"), without Rust's "(os error 16)" suffix.
+#[derive(Debug)]
+pub struct OsError(pub io::Error);
+
+impl std::fmt::Display for OsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.raw_os_error() {
+            Some(n) => f.write_str(nix::errno::Errno::from_raw(n).desc()),
+            None => self.0.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for OsError {}
+
+impl From<io::Error> for OsError {
+    fn from(e: io::Error) -> Self {
+        OsError(e)
+    }
+}
+
+/// Errors of the cgroups module. The first word of each message is the
+/// config field (e.g. `linux.resources.memory.limit`) or the operation
+/// (`linux.cgroupsPath`) that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory operation on a cgroup file system failed.
+    #[error("{field}: {op} {}: {source}", path.display())]
+    Io {
+        field: String,
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: OsError,
+    },
+    /// A system call that is not about one path (bpf, kill) failed.
+    #[error("{field}: {what}: {source}")]
+    Sys {
+        field: String,
+        what: String,
+        #[source]
+        source: OsError,
+    },
+    /// The config value is malformed or out of range.
+    #[error("{field}: {msg}")]
+    Invalid { field: String, msg: String },
+    /// The config asks for something this host or cgroup mode cannot do.
+    #[error("{field}: {msg}")]
+    Unsupported { field: String, msg: String },
+    /// Waiting for the kernel (freezer, rmdir) took too long.
+    #[error("{field}: {msg}")]
+    Timeout { field: String, msg: String },
+}
+
+impl Error {
+    /// The errno behind this error, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } | Error::Sys { source, .. } => source.0.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(
+        field: impl Into<String>,
+        op: &'static str,
+        path: &Path,
+        e: io::Error,
+    ) -> Error {
+        Error::Io {
+            field: field.into(),
+            op,
+            path: path.to_path_buf(),
+            source: OsError(e),
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(field: impl Into<String>, msg: impl Into<String>) -> Error {
+        Error::Unsupported {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The cgroup layout of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Legacy or hybrid: one hierarchy per controller (plus maybe `unified`).
+    V1,
+    /// Unified: one cgroup2 hierarchy at `/sys/fs/cgroup`.
+    V2,
+}
+
+/// The host's cgroup mode: `statfs("/sys/fs/cgroup")` is `CGROUP2_SUPER_MAGIC`
+/// means v2, anything else v1 (hybrid included). Computed once per process.
+pub fn detect() -> Mode {
+    static MODE: OnceLock<Mode> = OnceLock::new();
+    *MODE.get_or_init(|| match nix::sys::statfs::statfs(CGROUP_ROOT) {
+        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => Mode::V2,
+        _ => Mode::V1,
+    })
+}
+
+const PATH_FIELD: &str = "linux.cgroupsPath";
+
+/// cgroupsPath resolution: absolute -> as is (from the hierarchy root); relative "a/b" -> "/myrt/a/b"; None or "" -> "/myrt/<id>".
+/// Systemd style "slice:prefix:name" (when systemd==true) -> Err naming linux.cgroupsPath and saying systemd is not supported/running. Reject ".." components.
+pub fn resolve_path(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<String> {
+    if systemd {
+        let what = match cgroups_path {
+            Some(p) if p.split(':').count() == 3 => format!("{p:?} is a systemd cgroup path"),
+            Some(p) if !p.is_empty() => format!(
+                "{p:?} is not of the systemd form \"slice:prefix:name\", and the systemd cgroup driver was requested"
+            ),
+            _ => "the systemd cgroup driver was requested".to_string(),
+        };
+        return Err(Error::unsupported(
+            PATH_FIELD,
+            format!(
+                "{what}; myrt manages cgroups through cgroupfs only (systemd is not supported and not running here); use a plain path such as \"/myrt/{id}\" without --systemd-cgroup"
+            ),
+        ));
+    }
+    let raw = match cgroups_path {
+        None | Some("") => {
+            if id.is_empty() || id.contains('/') || id == "." || id == ".." {
+                return Err(Error::invalid(
+                    PATH_FIELD,
+                    format!("container id {id:?} cannot name a cgroup"),
+                ));
+            }
+            format!("{DEFAULT_PARENT}/{id}")
+        }
+        Some(p) if p.starts_with('/') => p.to_string(),
+        Some(p) => format!("{DEFAULT_PARENT}/{p}"),
+    };
+    let mut parts = Vec::new();
+    for c in raw.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::invalid(
+                    PATH_FIELD,
+                    format!("{raw:?}: \"..\" components are not allowed"),
+                ));
+            }
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return Err(Error::invalid(
+            PATH_FIELD,
+            format!("{raw:?} names the root cgroup; a container needs a cgroup of its own"),
+        ));
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// runc's conversion of cgroup v1 `cpu.shares` [2, 262144] to v2 `cpu.weight` [1, 10000].
+/// 0 means "unset" and stays 0.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    let s = shares.clamp(2, 262_144);
+    1 + ((s - 2) * 9999) / 262_142
+}
+
+/// v1 `blkio.weight` [10, 1000] to v2 `io.weight` [1, 10000] (runc's formula).
+pub fn blkio_weight_to_io_weight(weight: u64) -> u64 {
+    if weight == 0 {
+        return 0;
+    }
+    let w = weight.clamp(10, 1000);
+    1 + ((w - 10) * 9999) / 990
+}
+
+/// The value for v2 `memory.swap.max`. The spec's `memory.swap` is memory+swap
+/// (v1 semantics); v2 limits swap alone, so the value is `swap - limit`.
+/// `limit` is the memory limit in effect (-1 = unlimited). Returns `None` when
+/// nothing should be written (swap unset or 0).
+pub fn swap_to_v2(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>> {
+    const FIELD: &str = "linux.resources.memory.swap";
+    let swap = match swap {
+        None | Some(0) => return Ok(None),
+        Some(s) => s,
+    };
+    if swap == -1 {
+        return Ok(Some("max".into()));
+    }
+    if swap < -1 {
+        return Err(Error::invalid(FIELD, format!("invalid value {swap}")));
+    }
+    match limit {
+        None | Some(0) | Some(-1) => Err(Error::invalid(
+            FIELD,
+            format!(
+                "a swap limit ({swap}) needs a memory limit (linux.resources.memory.limit) on cgroup v2"
+            ),
+        )),
+        Some(l) if l < -1 => Err(Error::invalid(
+            "linux.resources.memory.limit",
+            format!("invalid value {l}"),
+        )),
+        Some(l) if swap < l => Err(Error::invalid(
+            FIELD,
+            format!("memory+swap limit ({swap}) must not be lower than the memory limit ({l})"),
+        )),
+        Some(l) => Ok(Some((swap - l).to_string())),
+    }
+}
+
+/// One line of `rdma.max`: "mlx4_0 hca_handle=2 hca_object=max".
+pub(crate) fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
+    let v = |x: Option<u32>| x.map_or_else(|| "max".to_string(), |n| n.to_string());
+    format!(
+        "{dev} hca_handle={} hca_object={}",
+        v(l.hca_handles()),
+        v(l.hca_objects())
+    )
+}
+
+// ---------------------------------------------------------------------------
+// cgroupfs file helpers
+
+/// Write `value` to an existing cgroup file with a single write(2).
+pub(crate) fn write_file(field: &str, path: &Path, value: &str) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(field, "open", path, e))?;
+    f.write_all(value.as_bytes())
+        .map_err(|e| Error::io(field, "write", path, e))
+}
+
+pub(crate) fn read_file(field: &str, path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io(field, "read", path, e))
+}
+
+/// Read a cgroup file; `None` when it cannot be read (stats are best effort).
+pub(crate) fn read_opt(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok()
+}
+
+pub(crate) fn read_u64(path: &Path) -> Option<u64> {
+    let s = read_opt(path)?;
+    let s = s.trim();
+    if s == "max" {
+        return Some(u64::MAX);
+    }
+    s.parse().ok()
+}
+
+/// "key value" lines (memory.stat, cpu.stat, cgroup.events) as a JSON object of numbers.
+pub(crate) fn read_flat_keyed(path: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    if let Some(s) = read_opt(path) {
+        for line in s.lines() {
+            let mut it = line.split_whitespace();
+            if let (Some(k), Some(v)) = (it.next(), it.next())
+                && let Ok(n) = v.parse::<u64>()
+            {
+                m.insert(k.to_string(), n.into());
+            }
+        }
+    }
+    m
+}
+
+pub(crate) fn parse_pids(field: &str, path: &Path) -> Result<Vec<i32>> {
+    let s = read_file(field, path)?;
+    Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// `mountpoint` + cgroup path ("/a/b").
+pub(crate) fn join(mountpoint: &Path, cgpath: &str) -> PathBuf {
+    mountpoint.join(cgpath.trim_start_matches('/'))
+}
+
+/// mkdir -p of `dir` below `root` (which must exist). Returns the directories
+/// it created, top down. Tolerates a concurrent rmdir of a parent (retries).
+pub(crate) fn mkdir_p(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    let mut attempt = 0;
+    'again: loop {
+        let mut created = Vec::new();
+        let mut cur = root.to_path_buf();
+        for c in rel.components() {
+            cur.push(c);
+            match fs::create_dir(&cur) {
+                Ok(()) => created.push(cur.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && attempt < 10 => {
+                    // A parent was removed under us (another container's destroy).
+                    attempt += 1;
+                    continue 'again;
+                }
+                Err(e) => return Err(Error::io(PATH_FIELD, "mkdir", &cur, e)),
+            }
+        }
+        return Ok(created);
+    }
+}
+
+/// rmdir a cgroup directory and every cgroup below it (children first).
+/// Missing is fine; EBUSY (processes still exiting) is retried for about 1 s.
+pub(crate) fn remove_cgroup_dir(dir: &Path) -> Result<()> {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for ent in rd.flatten() {
+            if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_dir(&ent.path())?;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_millis(1000);
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    || e.raw_os_error() == Some(libc::EAGAIN) =>
+            {
+                if Instant::now() >= deadline {
+                    return Err(Error::io(PATH_FIELD, "rmdir", dir, e));
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(Error::io(PATH_FIELD, "rmdir", dir, e)),
+        }
+    }
+}
+
+/// rmdir that ignores every failure (used for parents that may be in use).
+pub(crate) fn try_rmdir(dir: &Path) -> bool {
+    fs::remove_dir(dir).is_ok()
+}
+
+/// Send `sig` to every pid; pids that are gone already are fine.
+pub(crate) fn signal_pids(pids: &[i32], sig: i32) -> Result<()> {
+    for &pid in pids {
+        if pid <= 0 {
+            continue;
+        }
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        if unsafe { libc::kill(pid, sig) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(Error::Sys {
+                    field: "kill".into(),
+                    what: format!("kill({pid}, {sig})"),
+                    source: OsError(e),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The handle
+
+/// Handle for one container's cgroup in every hierarchy. Constructing it does
+/// no disk access; the host layout is read (once per process) on first use.
+#[derive(Debug)]
+pub struct Cgroup {
+    path: String,
+    /// Directories this handle created (full paths, top down), so `destroy`
+    /// may remove parents it made and nothing that existed before.
+    created: Mutex<Vec<PathBuf>>,
+}
+
+impl Cgroup {
+    /// `path` is the result of [`resolve_path`], e.g. "/myrt/c1".
+    pub fn new(path: &str) -> Cgroup {
+        Cgroup {
+            path: path.to_string(),
+            created: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The host mode this handle acts in.
+    pub fn mode(&self) -> Mode {
+        detect()
+    }
+
+    pub(crate) fn remember_created(&self, dirs: Vec<PathBuf>) {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(dirs);
+    }
+
+    fn take_created(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Create the cgroup (mkdir -p) in every hierarchy.
+    pub fn create(&self) -> Result<()> {
+        match detect() {
+            Mode::V1 => v1::create(self),
+            Mode::V2 => v2::create(self),
+        }
+    }
+
+    /// Apply `linux.resources`. Only fields that are set are written.
+    /// Device rules get the runtime's default devices appended
+    /// ([`default_allowed_devices`]).
+    pub fn set(&self, r: &LinuxResources) -> Result<()> {
+        match detect() {
+            Mode::V1 => v1::set(self, r),
+            Mode::V2 => v2::set(self, r),
+        }
+    }
+
+    /// Move `pid` into the cgroup (every hierarchy; on hybrid hosts the unified one too).
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        match detect() {
+            Mode::V1 => v1::add_pid(self, pid),
+            Mode::V2 => v2::add_pid(self, pid),
+        }
+    }
+
+    /// v2: an `O_DIRECTORY|O_CLOEXEC` fd of the leaf for `clone3(CLONE_INTO_CGROUP)`; v1: `None`.
+    pub fn dir_fd(&self) -> Result<Option<OwnedFd>> {
+        match detect() {
+            Mode::V1 => Ok(None),
+            Mode::V2 => v2::dir_fd(self).map(Some),
+        }
+    }
+
+    /// Processes in the cgroup (not recursive).
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        match detect() {
+            Mode::V1 => v1::pids(self),
+            Mode::V2 => v2::pids(self),
+        }
+    }
+
+    /// Freeze (`true`) or thaw (`false`), waiting until the state has settled.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        match detect() {
+            Mode::V1 => v1::freeze(self, frozen),
+            Mode::V2 => v2::freeze(self, frozen),
+        }
+    }
+
+    pub fn is_frozen(&self) -> Result<bool> {
+        match detect() {
+            Mode::V1 => v1::is_frozen(self),
+            Mode::V2 => v2::is_frozen(self),
+        }
+    }
+
+    /// Signal every process in the cgroup. The cgroup is frozen while the
+    /// signals go out (so nothing forks past them) and thawed afterwards; a
+    /// cgroup that was frozen before stays frozen, except for SIGKILL.
+    pub fn kill_all(&self, sig: i32) -> Result<()> {
+        match detect() {
+            Mode::V1 => v1::kill_all(self, sig),
+            Mode::V2 => v2::kill_all(self, sig),
+        }
+    }
+
+    /// Remove the cgroup in every hierarchy (missing is fine). Also removes
+    /// empty parents that this handle created, and empty parents below
+    /// `/myrt` (the runtime's own prefix); never any other directory.
+    pub fn destroy(&self) -> Result<()> {
+        let res = match detect() {
+            Mode::V1 => v1::destroy(self),
+            Mode::V2 => v2::destroy(self),
+        };
+        // Parents created by this handle, deepest first.
+        let created = self.take_created();
+        for d in created.iter().rev() {
+            try_rmdir(d);
+        }
+        res
+    }
+
+    pub fn exists(&self) -> bool {
+        match detect() {
+            Mode::V1 => v1::exists(self),
+            Mode::V2 => v2::exists(self),
+        }
+    }
+
+    /// runc `events --stats` shaped data (best effort): cpu usage and
+    /// throttling, memory usage/limit, pids current/limit.
+    pub fn stats(&self) -> Result<serde_json::Value> {
+        match detect() {
+            Mode::V1 => v1::stats(self),
+            Mode::V2 => v2::stats(self),
+        }
+    }
+
+    /// Parents of the leaf that belong to myrt's own prefix (`/myrt/...`),
+    /// deepest first, as cgroup paths. Empty for paths outside `/myrt`.
+    pub(crate) fn owned_parents(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.path.starts_with(&format!("{DEFAULT_PARENT}/")) {
+            return out;
+        }
+        let mut p = self.path.as_str();
+        while let Some(i) = p.rfind('/') {
+            p = &p[..i];
+            if p.is_empty() {
+                break;
+            }
+            out.push(p.to_string());
+            if p == DEFAULT_PARENT {
+                break;
+            }
+        }
+        out
+    }
+
+    /// rmdir (if empty) the `/myrt/...` parents of the leaf below `mountpoint`.
+    pub(crate) fn remove_owned_parents(&self, mountpoint: &Path) {
+        for p in self.owned_parents() {
+            if !try_rmdir(&join(mountpoint, &p)) {
+                break;
+            }
+        }
+    }
+}
+
+/// Poll `check` until it returns `Ok(true)` or `timeout` passes.
+pub(crate) fn wait_until(
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<bool> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_micros(200);
+    loop {
+        if check()? {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests;

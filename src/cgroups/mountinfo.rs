@@ -1,0 +1,138 @@
+//! Where the cgroup hierarchies are mounted, from `/proc/self/mountinfo`.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The v1 controllers (and named hierarchies) a container is placed in.
+pub const V1_CONTROLLERS: &[&str] = &[
+    "memory",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "pids",
+    "devices",
+    "freezer",
+    "blkio",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "rdma",
+    "misc",
+    "name=systemd",
+];
+
+/// One mounted v1 hierarchy, e.g. `/sys/fs/cgroup/cpu,cpuacct` with `[cpu, cpuacct]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mountpoint: PathBuf,
+    /// Known controllers of this hierarchy (from [`V1_CONTROLLERS`]).
+    pub controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    pub fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// The cgroup mounts of this mount namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mounts {
+    /// v1 hierarchies, one entry per hierarchy (bind mounts of the same one are skipped).
+    pub v1: Vec<Hierarchy>,
+    /// The cgroup2 mount: `/sys/fs/cgroup` on a v2 host, `/sys/fs/cgroup/unified`
+    /// on a hybrid one (preferred in that order), else the first one seen.
+    pub unified: Option<PathBuf>,
+}
+
+impl Mounts {
+    /// The hierarchy that holds `controller`.
+    pub fn hierarchy(&self, controller: &str) -> Option<&Hierarchy> {
+        self.v1.iter().find(|h| h.has(controller))
+    }
+}
+
+/// Undo mountinfo's octal escapes (`\040` is a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse the text of a mountinfo file.
+pub fn parse(text: &str) -> Mounts {
+    let mut m = Mounts::default();
+    let mut cgroup2 = Vec::new();
+    for line in text.lines() {
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.is_empty() {
+            continue;
+        }
+        let mountpoint = PathBuf::from(unescape(l[4]));
+        match r[0] {
+            "cgroup2" => cgroup2.push(mountpoint),
+            "cgroup" => {
+                let superopts = r.get(2).copied().unwrap_or("");
+                let controllers: Vec<String> = superopts
+                    .split(',')
+                    .filter(|o| V1_CONTROLLERS.contains(o))
+                    .map(str::to_string)
+                    .collect();
+                if controllers.is_empty() {
+                    continue;
+                }
+                // The same hierarchy mounted twice: keep the first mount.
+                if m.v1.iter().any(|h| h.controllers == controllers) {
+                    continue;
+                }
+                m.v1.push(Hierarchy {
+                    mountpoint,
+                    controllers,
+                });
+            }
+            _ => {}
+        }
+    }
+    let pick = |p: &str| {
+        cgroup2
+            .iter()
+            .find(|c| c.as_path() == Path::new(p))
+            .cloned()
+    };
+    m.unified = pick("/sys/fs/cgroup")
+        .or_else(|| pick("/sys/fs/cgroup/unified"))
+        .or_else(|| cgroup2.first().cloned());
+    m
+}
+
+/// The mounts of this process, read once.
+pub fn host() -> &'static Mounts {
+    static MOUNTS: OnceLock<Mounts> = OnceLock::new();
+    MOUNTS.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|s| parse(&s))
+            .unwrap_or_default()
+    })
+}

@@ -1,0 +1,1014 @@
+//! The lifecycle operations (create, start, state, kill, delete, run, exec,
+//! list, ps, pause, resume, update, events, spec, features): orchestration
+//! of the other modules, one public function per subcommand.
+
+use oci_spec::runtime::{LinuxResources, Process, Spec};
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cgroups::{self, Cgroup};
+use crate::hooks::{self, Kind};
+use crate::process::{self, ExecArgs, InitArgs};
+use crate::rootfs::Overlay;
+use crate::security::seccomp;
+use crate::spec;
+use crate::state::{self, Dir, State, Status};
+use crate::sys;
+use crate::tty;
+
+/// Annotation that gives a bundle an overlay root: `"true"` (write layer in
+/// the state dir, removed on delete) or an absolute directory (kept).
+pub const OVERLAY_ANNOTATION: &str = "org.myrt.rootfs.overlay";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Msg(String),
+    #[error(transparent)]
+    Spec(#[from] spec::Error),
+    #[error(transparent)]
+    State(#[from] state::Error),
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::Error),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::Error),
+    #[error(transparent)]
+    Hook(#[from] hooks::Error),
+    #[error(transparent)]
+    Tty(#[from] tty::Error),
+    #[error(transparent)]
+    Sys(#[from] sys::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn msg(s: impl Into<String>) -> Error {
+    Error::Msg(s.into())
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    pub bundle: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+fn check_id(id: &str) -> Result<()> {
+    spec::validate_id(id).map_err(Error::Msg)
+}
+
+/// The live status of a container.
+pub fn status_of(dir: &Dir, st: &State) -> Status {
+    if !st.alive() {
+        Status::Stopped
+    } else if dir.fifo().exists() {
+        Status::Created
+    } else if Cgroup::new(&st.cgroup_path).is_frozen().unwrap_or(false) {
+        Status::Paused
+    } else {
+        Status::Running
+    }
+}
+
+fn state_json(st: &State, status: Status) -> Vec<u8> {
+    serde_json::to_vec(&st.oci(status)).expect("state serializes")
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    sys::write_atomic(&path, pid.to_string().as_bytes(), 0o644)
+        .map_err(|e| msg(format!("--pid-file: {e}")))
+}
+
+fn overlay_of(spec: &Spec, dir: &Dir, rootfs: &Path) -> Result<Option<(Overlay, PathBuf, bool)>> {
+    let v = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(OVERLAY_ANNOTATION))
+        .map(|s| s.trim().to_string());
+    let (base, keep) = match v.as_deref() {
+        None | Some("") | Some("false") => return Ok(None),
+        Some("true") => (dir.path.join("overlay"), false),
+        Some(p) if Path::new(p).is_absolute() => (PathBuf::from(p), true),
+        Some(p) => {
+            return Err(msg(format!(
+                "annotations.{OVERLAY_ANNOTATION}: {p:?} is neither \"true\" nor an absolute directory"
+            )));
+        }
+    };
+    let upper = base.join("upper");
+    let work = base.join("work");
+    let merged = dir.path.join("rootfs");
+    for d in [&upper, &work, &merged] {
+        std::fs::create_dir_all(d).map_err(|e| {
+            msg(format!(
+                "annotations.{OVERLAY_ANNOTATION}: mkdir {}: {e}",
+                d.display()
+            ))
+        })?;
+    }
+    Ok(Some((
+        Overlay {
+            lower: rootfs.to_path_buf(),
+            upper,
+            work,
+            merged,
+        },
+        base,
+        keep,
+    )))
+}
+
+/// Runs prestart/createRuntime hooks for `process::spawn_init`.
+struct HookRunner<'a> {
+    spec: &'a Spec,
+    template: State,
+}
+
+impl process::Parent for HookRunner<'_> {
+    fn run_create_hooks(&mut self, pid: i32) -> std::result::Result<(), String> {
+        let Some(h) = self.spec.hooks() else {
+            return Ok(());
+        };
+        let state = self.hook_state(pid);
+        for kind in [Kind::Prestart, Kind::CreateRuntime] {
+            hooks::run(kind, hooks::hooks_of(h, kind), &state).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn hook_state(&self, pid: i32) -> Vec<u8> {
+        let mut st = self.template.clone();
+        st.pid = pid;
+        state_json(&st, Status::Creating)
+    }
+}
+
+struct Created {
+    dir: Dir,
+    state: State,
+    master: Option<OwnedFd>,
+}
+
+fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result<Created> {
+    check_id(id)?;
+    let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    let bundle = std::fs::canonicalize(&bundle)
+        .map_err(|e| msg(format!("--bundle {}: {e}", bundle.display())))?;
+    let spec = spec::load(&bundle)?;
+    spec::validate(&spec, &bundle)?;
+    let linux = spec.linux().as_ref().expect("validated");
+    if g.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
+        return Err(msg(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)",
+        ));
+    }
+    let cg_path = cgroups::resolve_path(
+        linux.cgroups_path().as_ref().and_then(|p| p.to_str()),
+        id,
+        g.systemd_cgroup,
+    )?;
+    let seccomp = match linux.seccomp() {
+        Some(s) => Some(seccomp::compile(s)?),
+        None => None,
+    };
+    if seccomp.as_ref().is_some_and(|p| p.uses_notify()) {
+        return Err(msg(
+            "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by myrt yet",
+        ));
+    }
+    let process = spec.process().as_ref().expect("validated");
+    if process.terminal() == Some(true) && o.console_socket.is_none() && !relay_tty {
+        return Err(msg(
+            "process.terminal: a terminal needs --console-socket (or run in the foreground)",
+        ));
+    }
+    let console_socket = match &o.console_socket {
+        Some(p) => Some(tty::connect(p)?),
+        None => None,
+    };
+    let rootfs = spec::rootfs_path(&spec, &bundle);
+
+    let dir = Dir::create(&g.root, id)?;
+    let cgroup = Cgroup::new(&cg_path);
+    let result = (|| -> Result<(State, Option<OwnedFd>)> {
+        sys::write_atomic(
+            &dir.config(),
+            &serde_json::to_vec(&spec).expect("spec serializes"),
+            0o600,
+        )?;
+        let fifo = sys::cstr(dir.fifo());
+        if unsafe { libc::mkfifo(fifo.as_ptr(), 0o622) } < 0 {
+            return Err(sys::last("mkfifo exec.fifo").into());
+        }
+        // mkfifo honours the umask; the container may run as any user.
+        unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
+        cgroup.create()?;
+        if let Some(r) = linux.resources() {
+            cgroup.set(r)?;
+        }
+        let overlay = overlay_of(&spec, &dir, &rootfs)?;
+        let template = State {
+            id: id.to_string(),
+            pid: 0,
+            start_time: 0,
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
+            created: sys::rfc3339_now(),
+            owner: String::new(),
+            annotations: spec
+                .annotations()
+                .as_ref()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<BTreeMap<_, _>>()
+                })
+                .unwrap_or_default(),
+            cgroup_path: cg_path.clone(),
+            overlay_dir: overlay.as_ref().map(|o| o.1.clone()),
+            overlay_keep: overlay.as_ref().is_some_and(|o| o.2),
+            own_pid_ns: linux.namespaces().iter().flatten().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+            }),
+        };
+        let mut runner = HookRunner {
+            spec: &spec,
+            template: template.clone(),
+        };
+        let init = process::spawn_init(
+            InitArgs {
+                id,
+                spec: &spec,
+                bundle: &bundle,
+                rootfs: rootfs.clone(),
+                overlay: overlay.map(|o| o.0),
+                fifo: dir.fifo(),
+                cgroup: &cgroup,
+                console_socket,
+                relay_tty,
+                no_pivot: o.no_pivot,
+                no_new_keyring: o.no_new_keyring,
+                preserve_fds: o.preserve_fds,
+                seccomp,
+            },
+            &mut runner,
+        )?;
+        let mut st = template;
+        st.pid = init.pid;
+        st.start_time = init.start_time;
+        dir.save(&st)?;
+        if let Some(p) = &o.pid_file {
+            write_pid_file(p, init.pid)?;
+        }
+        Ok((st, init.master))
+    })();
+    match result {
+        Ok((state, master)) => Ok(Created { dir, state, master }),
+        Err(e) => {
+            // Nothing may be left behind: the process was killed by
+            // spawn_init; its mounts died with its mount namespace.
+            let _ = cgroup.kill_all(libc::SIGKILL);
+            let _ = cgroup.destroy();
+            let _ = dir.remove();
+            Err(e)
+        }
+    }
+}
+
+pub fn create(g: &Global, id: &str, o: &CreateOpts) -> Result<()> {
+    create_inner(g, id, o, false).map(|_| ())
+}
+
+fn start_inner(dir: &Dir, st: &State) -> Result<()> {
+    match status_of(dir, st) {
+        Status::Created => {}
+        s => {
+            return Err(msg(format!(
+                "cannot start a container that is {s} (only a created container can be started)"
+            )));
+        }
+    }
+    let fifo = sys::open(&dir.fifo(), libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    // The init blocks opening the FIFO for writing; it writes one byte once
+    // we are here. Wait for it, watching that it is still alive.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: fifo.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let r = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if r > 0 && pfd.revents & libc::POLLIN != 0 {
+            let mut b = [0u8; 1];
+            let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+            if n == 1 {
+                break;
+            }
+        }
+        if !st.alive() {
+            let _ = std::fs::remove_file(dir.fifo());
+            return Err(msg("the container process exited before it was started"));
+        }
+        if Instant::now() > deadline {
+            return Err(msg("timed out waiting for the container process to start"));
+        }
+    }
+    let _ = std::fs::remove_file(dir.fifo());
+    let spec = load_config(dir)?;
+    if let Some(h) = spec.hooks() {
+        hooks::run_warn(
+            Kind::Poststart,
+            hooks::hooks_of(h, Kind::Poststart),
+            &state_json(st, Status::Running),
+        );
+    }
+    Ok(())
+}
+
+pub fn start(g: &Global, id: &str) -> Result<()> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, true)?;
+    let st = dir.load()?;
+    start_inner(&dir, &st)
+}
+
+fn load_config(dir: &Dir) -> Result<Spec> {
+    let data = std::fs::read(dir.config()).map_err(|e| msg(format!("read saved config: {e}")))?;
+    serde_json::from_slice(&data).map_err(|e| msg(format!("saved config: {e}")))
+}
+
+/// `state`: the runtime-spec state JSON, pretty-printed like runc.
+pub fn state(g: &Global, id: &str) -> Result<String> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, false)?;
+    let st = dir.load()?;
+    let status = status_of(&dir, &st);
+    Ok(serde_json::to_string_pretty(&st.oci(status)).expect("state serializes"))
+}
+
+/// Parse a signal: `9`, `KILL`, `SIGKILL`, `kill`.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(msg(format!("invalid signal {s:?}")));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" | "CLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => {
+            if let Some(rest) = name.strip_prefix("RTMIN+") {
+                let k: i32 = rest
+                    .parse()
+                    .map_err(|_| msg(format!("invalid signal {s:?}")))?;
+                return Ok(libc::SIGRTMIN() + k);
+            }
+            if name == "RTMIN" {
+                return Ok(libc::SIGRTMIN());
+            }
+            if name == "RTMAX" {
+                return Ok(libc::SIGRTMAX());
+            }
+            return Err(msg(format!("invalid signal {s:?}")));
+        }
+    };
+    Ok(n)
+}
+
+/// Signal the init process through a pidfd checked against its start
+/// time, so a recycled pid is never signalled.
+fn signal_init(st: &State, sig: i32) -> Result<()> {
+    let fd = sys::pidfd_open(st.pid).map_err(|_| msg("container not running"))?;
+    if !st.alive() {
+        return Err(msg("container not running"));
+    }
+    sys::pidfd_send_signal(&fd, sig)?;
+    Ok(())
+}
+
+pub fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
+    check_id(id)?;
+    let sig = parse_signal(sig)?;
+    let dir = Dir::open(&g.root, id, false)?;
+    let st = dir.load()?;
+    let status = status_of(&dir, &st);
+    if status == Status::Stopped && !all {
+        return Err(msg("container not running"));
+    }
+    if all {
+        let cg = Cgroup::new(&st.cgroup_path);
+        cg.kill_all(sig)?;
+        if sig == libc::SIGKILL && status == Status::Paused {
+            let _ = cg.freeze(false);
+        }
+        return Ok(());
+    }
+    signal_init(&st, sig)
+}
+
+/// Wait (up to `timeout`) for the init process to be gone or a zombie.
+fn wait_dead(st: &State, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while st.alive() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Remove everything `create` made: processes left in the cgroup, the
+/// cgroup, the overlay write layer, the state dir; then poststop hooks.
+fn destroy(dir: &Dir, st: &State) -> Result<()> {
+    let cg = Cgroup::new(&st.cgroup_path);
+    if cg.exists() {
+        let _ = cg.freeze(false);
+        let _ = cg.kill_all(libc::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while cg.pids().map(|p| !p.is_empty()).unwrap_or(false) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cg.destroy()?;
+    }
+    let spec = load_config(dir).ok();
+    if let Some(dir) = st.overlay_dir.as_ref().filter(|_| !st.overlay_keep) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    dir.remove()?;
+    if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
+        hooks::run_warn(
+            Kind::Poststop,
+            hooks::hooks_of(h, Kind::Poststop),
+            &state_json(st, Status::Stopped),
+        );
+    }
+    Ok(())
+}
+
+pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
+    check_id(id)?;
+    let dir = match Dir::open(&g.root, id, true) {
+        Ok(d) => d,
+        Err(state::Error::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let st = match dir.load() {
+        Ok(st) => st,
+        Err(state::Error::NotFound(_)) if force => {
+            // A create that died half-way: just remove what is there.
+            dir.remove()?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match status_of(&dir, &st) {
+        Status::Stopped => {}
+        Status::Created => {
+            // runc's contract (containerd relies on it): a created container
+            // is deleted without --force.
+            let _ = signal_init(&st, libc::SIGKILL);
+            wait_dead(&st, Duration::from_secs(5));
+        }
+        s if force => {
+            if s == Status::Paused {
+                let _ = Cgroup::new(&st.cgroup_path).freeze(false);
+            }
+            let _ = signal_init(&st, libc::SIGKILL);
+            if !wait_dead(&st, Duration::from_secs(10)) {
+                return Err(msg("container did not die after SIGKILL"));
+            }
+        }
+        s => {
+            return Err(msg(format!(
+                "cannot delete container {id} that is not stopped: {s}"
+            )));
+        }
+    }
+    destroy(&dir, &st)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOpts {
+    pub create: CreateOpts,
+    pub detach: bool,
+    pub keep: bool,
+}
+
+/// `run`: create + start; in the foreground, supervise and delete, and
+/// return the container's exit code.
+pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
+    let sigfd = if o.detach {
+        None
+    } else {
+        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, "PR_SET_CHILD_SUBREAPER")?;
+        Some(process::block_signals()?)
+    };
+    let relay = !o.detach && o.create.console_socket.is_none();
+    let c = create_inner(g, id, &o.create, relay)?;
+    if let Err(e) = start_inner(&c.dir, &c.state) {
+        let _ = signal_init(&c.state, libc::SIGKILL);
+        wait_dead(&c.state, Duration::from_secs(5));
+        let _ = destroy(&c.dir, &c.state);
+        return Err(e);
+    }
+    let Some(sigfd) = sigfd else {
+        return Ok(0);
+    };
+    let pid = c.state.pid;
+    let Created { dir, state, master } = c;
+    // Release the lock while the container runs, so other commands work.
+    drop(dir);
+    let code = process::supervise(pid, &sigfd, master);
+    if !o.keep {
+        let dir = Dir::open(&g.root, id, true)?;
+        destroy(&dir, &state)?;
+    }
+    Ok(code)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOpts {
+    pub process: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub tty: bool,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_new_privs: bool,
+    pub caps: Vec<String>,
+    pub apparmor: Option<String>,
+}
+
+/// Merge `-e KEY=VALUE` into an environment (same key replaced).
+pub fn merge_env(base: &mut Vec<String>, extra: &[String]) {
+    for e in extra {
+        let key = e.split('=').next().unwrap_or("");
+        base.retain(|b| b.split('=').next() != Some(key));
+        base.push(e.clone());
+    }
+}
+
+fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
+    if let Some(p) = &o.process {
+        return Ok(spec::load_process(p)?);
+    }
+    let mut p = spec.process().clone().unwrap_or_default();
+    if o.args.is_empty() {
+        return Err(msg("exec: no command given (args or --process)"));
+    }
+    p.set_args(Some(o.args.clone()));
+    let mut env = p.env().clone().unwrap_or_default();
+    for (i, e) in o.env.iter().enumerate() {
+        if !e.contains('=') {
+            return Err(msg(format!("--env[{i}]: {e:?} is not KEY=VALUE")));
+        }
+    }
+    merge_env(&mut env, &o.env);
+    p.set_env(Some(env));
+    if let Some(c) = &o.cwd {
+        p.set_cwd(c.clone());
+    }
+    p.set_terminal(Some(o.tty));
+    if let Some(u) = &o.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (u.as_str(), None),
+        };
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| msg(format!("--user {u:?}: not UID[:GID]")))?;
+        let gid: u32 = match gid {
+            Some(g) => g
+                .parse()
+                .map_err(|_| msg(format!("--user {u:?}: not UID[:GID]")))?,
+            None => 0,
+        };
+        let user = p.user_mut();
+        user.set_uid(uid);
+        user.set_gid(gid);
+    }
+    if !o.additional_gids.is_empty() {
+        p.user_mut()
+            .set_additional_gids(Some(o.additional_gids.clone()));
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(a) = &o.apparmor {
+        p.set_apparmor_profile(Some(a.clone()));
+    }
+    if !o.caps.is_empty() {
+        let mut c = p.capabilities().clone().unwrap_or_default();
+        let extra: Vec<oci_spec::runtime::Capability> = o
+            .caps
+            .iter()
+            .map(|s| {
+                serde_json::from_value(serde_json::Value::String(s.clone()))
+                    .map_err(|_| msg(format!("--cap {s:?}: unknown capability")))
+            })
+            .collect::<Result<_>>()?;
+        for set in [
+            c.bounding().clone(),
+            c.effective().clone(),
+            c.permitted().clone(),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut s = set.1.clone().unwrap_or_default();
+            s.extend(extra.iter().cloned());
+            match set.0 {
+                0 => c.set_bounding(Some(s)),
+                1 => c.set_effective(Some(s)),
+                _ => c.set_permitted(Some(s)),
+            };
+        }
+        p.set_capabilities(Some(c));
+    }
+    spec::validate_process(&p, "process")?;
+    Ok(p)
+}
+
+/// `exec`: run a process in a running container; returns its exit code
+/// (0 when detached).
+pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, false)?;
+    let st = dir.load()?;
+    match status_of(&dir, &st) {
+        Status::Running | Status::Created => {}
+        s => return Err(msg(format!("cannot exec in a {s} container"))),
+    }
+    let spec = load_config(&dir)?;
+    let p = exec_process(&spec, o)?;
+    if p.terminal() == Some(true) && o.detach && o.console_socket.is_none() {
+        return Err(msg("--tty with --detach needs --console-socket"));
+    }
+    let linux = spec.linux().clone().unwrap_or_default();
+    let seccomp = match linux.seccomp() {
+        Some(s) => Some(seccomp::compile(s)?),
+        None => None,
+    };
+    let cgroup = Cgroup::new(&st.cgroup_path);
+    let console_socket = match &o.console_socket {
+        Some(p) => Some(tty::connect(p)?),
+        None => None,
+    };
+    let sigfd = if o.detach {
+        None
+    } else {
+        Some(process::block_signals()?)
+    };
+    let (pid, master) = process::spawn_exec(ExecArgs {
+        id,
+        container_pid: st.pid,
+        process: &p,
+        namespaces: linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .map(|n| n.typ())
+            .collect(),
+        cgroup: &cgroup,
+        console_socket,
+        relay_tty: !o.detach && o.console_socket.is_none(),
+        preserve_fds: o.preserve_fds,
+        seccomp,
+    })?;
+    if let Some(pf) = &o.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    drop(dir);
+    match sigfd {
+        None => Ok(0),
+        Some(sigfd) => Ok(process::supervise(pid, &sigfd, master)),
+    }
+}
+
+/// One row of `list`.
+fn list_entries(g: &Global) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for id in state::list(&g.root) {
+        let Ok(dir) = Dir::open(&g.root, &id, false) else {
+            continue;
+        };
+        let Ok(st) = dir.load() else { continue };
+        let status = status_of(&dir, &st);
+        out.push(serde_json::to_value(st.oci(status)).expect("state serializes"));
+    }
+    out
+}
+
+pub fn list(g: &Global, format: &str, quiet: bool) -> Result<String> {
+    let entries = list_entries(g);
+    if quiet {
+        return Ok(entries
+            .iter()
+            .map(|e| format!("{}\n", e["id"].as_str().unwrap_or("")))
+            .collect());
+    }
+    match format {
+        "json" => Ok(serde_json::to_string(&entries).expect("json") + "\n"),
+        "table" => {
+            let mut rows = vec![
+                ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for e in &entries {
+                rows.push(vec![
+                    e["id"].as_str().unwrap_or("").into(),
+                    e["pid"].to_string(),
+                    e["status"].as_str().unwrap_or("").into(),
+                    e["bundle"].as_str().unwrap_or("").into(),
+                    e["created"].as_str().unwrap_or("").into(),
+                    e["owner"].as_str().unwrap_or("").into(),
+                ]);
+            }
+            let widths: Vec<usize> = (0..6)
+                .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+                .collect();
+            let mut s = String::new();
+            for r in rows {
+                for (c, cell) in r.iter().enumerate() {
+                    if c == 5 {
+                        s.push_str(cell);
+                    } else {
+                        s.push_str(&format!("{:w$}   ", cell, w = widths[c]));
+                    }
+                }
+                s.push('\n');
+            }
+            Ok(s)
+        }
+        f => Err(msg(format!("--format {f:?}: must be table or json"))),
+    }
+}
+
+/// `ps`: the container's processes (pids as JSON, or `ps` output).
+pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<String> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, false)?;
+    let st = dir.load()?;
+    let pids = Cgroup::new(&st.cgroup_path).pids()?;
+    match format {
+        "json" => Ok(serde_json::to_string(&pids).expect("json") + "\n"),
+        "table" => {
+            let args: Vec<String> = if ps_args.is_empty() {
+                vec!["-ef".into()]
+            } else {
+                ps_args.to_vec()
+            };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| msg(format!("run ps: {e}")))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or("");
+            let col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .ok_or_else(|| msg("ps output has no PID column"))?;
+            let mut s = format!("{header}\n");
+            for l in lines {
+                if let Some(p) = l
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok())
+                {
+                    if pids.contains(&p) {
+                        s.push_str(l);
+                        s.push('\n');
+                    }
+                }
+            }
+            Ok(s)
+        }
+        f => Err(msg(format!("--format {f:?}: must be table or json"))),
+    }
+}
+
+pub fn pause(g: &Global, id: &str) -> Result<()> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, true)?;
+    let st = dir.load()?;
+    match status_of(&dir, &st) {
+        Status::Running | Status::Created => Ok(Cgroup::new(&st.cgroup_path).freeze(true)?),
+        s => Err(msg(format!("container not running: {s}"))),
+    }
+}
+
+pub fn resume(g: &Global, id: &str) -> Result<()> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, true)?;
+    let st = dir.load()?;
+    match status_of(&dir, &st) {
+        Status::Paused => Ok(Cgroup::new(&st.cgroup_path).freeze(false)?),
+        s => Err(msg(format!("container not paused: {s}"))),
+    }
+}
+
+/// `update`: new resource limits (a LinuxResources JSON and/or flags).
+pub fn update(
+    g: &Global,
+    id: &str,
+    resources: Option<LinuxResources>,
+    patch: &serde_json::Value,
+) -> Result<()> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, true)?;
+    let st = dir.load()?;
+    if status_of(&dir, &st) == Status::Stopped {
+        return Err(msg("container not running"));
+    }
+    let mut spec = load_config(&dir)?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let current = resources
+        .or_else(|| linux.resources().clone())
+        .unwrap_or_default();
+    let mut v = serde_json::to_value(&current).expect("resources serialize");
+    merge_json(&mut v, patch);
+    let merged: LinuxResources =
+        serde_json::from_value(v).map_err(|e| msg(format!("resources: {e}")))?;
+    Cgroup::new(&st.cgroup_path).set(&merged)?;
+    linux.set_resources(Some(merged));
+    spec.set_linux(Some(linux));
+    sys::write_atomic(
+        &dir.config(),
+        &serde_json::to_vec(&spec).expect("spec"),
+        0o600,
+    )?;
+    Ok(())
+}
+
+fn merge_json(a: &mut serde_json::Value, b: &serde_json::Value) {
+    match (a, b) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge_json(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (a, b) => *a = b.clone(),
+    }
+}
+
+/// `events --stats`: one stats object in runc's event shape.
+pub fn stats(g: &Global, id: &str) -> Result<String> {
+    check_id(id)?;
+    let dir = Dir::open(&g.root, id, false)?;
+    let st = dir.load()?;
+    if status_of(&dir, &st) == Status::Stopped {
+        return Err(msg("container not running"));
+    }
+    let data = Cgroup::new(&st.cgroup_path).stats()?;
+    Ok(serde_json::json!({"type": "stats", "id": id, "data": data}).to_string())
+}
+
+/// `spec`: write a default config.json (runc's defaults) into `bundle`.
+pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(msg(format!("{} exists; remove it first", path.display())));
+    }
+    let mut s = if rootless {
+        Spec::rootless(unsafe { libc::geteuid() }, unsafe { libc::getegid() })
+    } else {
+        Spec::default()
+    };
+    s.set_version("1.0.2-dev".into());
+    if let Some(p) = s.process_mut() {
+        p.set_terminal(Some(true));
+    }
+    let data = serde_json::to_vec_pretty(&s).expect("spec serializes");
+    std::fs::write(&path, data).map_err(|e| msg(format!("write {}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// `features`: what this build of myrt supports (runtime-spec features.md).
+pub fn features() -> String {
+    let mount_options = [
+        "async",
+        "atime",
+        "bind",
+        "defaults",
+        "dev",
+        "diratime",
+        "dirsync",
+        "exec",
+        "lazytime",
+        "mand",
+        "noatime",
+        "nodev",
+        "nodiratime",
+        "noexec",
+        "nolazytime",
+        "nomand",
+        "norelatime",
+        "nostrictatime",
+        "nosuid",
+        "private",
+        "rbind",
+        "relatime",
+        "remount",
+        "ro",
+        "rprivate",
+        "rshared",
+        "rslave",
+        "runbindable",
+        "rw",
+        "shared",
+        "slave",
+        "strictatime",
+        "suid",
+        "sync",
+        "tmpcopyup",
+        "unbindable",
+    ];
+    let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": state::OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": mount_options.to_vec(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps,
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                              "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
+            },
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false}
+        },
+        "annotations": {
+            "org.opencontainers.runc.checkpoint.enabled": "false",
+            OVERLAY_ANNOTATION: "\"true\" or an absolute directory: overlay root with a per-container write layer"
+        }
+    }))
+    .expect("json")
+}

@@ -1,0 +1,17 @@
+//! myrt: an OCI container runtime.
+//!
+//! The library is the runtime; `main.rs` only parses the command line and
+//! calls one function of [`container`] per subcommand. Modules are named
+//! after the runtime-spec's own table of contents.
+
+pub mod cgroups;
+pub mod container;
+pub mod hooks;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod tty;

@@ -1,0 +1,567 @@
+//! The `myrt` command line: parses runc's CLI and maps each subcommand to
+//! one call of `myrt::container`, printing errors (and JSON log lines for
+//! engines that ask for them).
+
+use clap::{Args, Parser, Subcommand};
+use myrt::container::{self, CreateOpts, ExecOpts, Global, RunOpts};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "myrt",
+    about = "An OCI container runtime",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Directory for container state
+    #[arg(long, global = true, default_value = "/run/myrt")]
+    root: PathBuf,
+    /// Log file (errors are also printed on stderr)
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    /// Debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd for cgroups (needs a running systemd)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Accepted for compatibility with runc (auto, true, false)
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    /// Accepted for compatibility with runc (criu is not used)
+    #[arg(long, global = true, hide = true)]
+    criu: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    version: bool,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Args, Clone)]
+struct CreateArgs {
+    /// Bundle directory (default: the current directory)
+    #[arg(short, long)]
+    bundle: Option<PathBuf>,
+    /// File to write the container's host pid to
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master (SCM_RIGHTS)
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass N extra fds (3..3+N) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+}
+
+impl From<CreateArgs> for CreateOpts {
+    fn from(a: CreateArgs) -> Self {
+        CreateOpts {
+            bundle: a.bundle,
+            pid_file: a.pid_file,
+            console_socket: a.console_socket,
+            no_pivot: a.no_pivot,
+            no_new_keyring: a.no_new_keyring,
+            preserve_fds: a.preserve_fds,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a container (stopped before the user's program runs)
+    Create {
+        #[command(flatten)]
+        opts: CreateArgs,
+        id: String,
+    },
+    /// Start a created container
+    Start { id: String },
+    /// Print a container's state as JSON
+    State { id: String },
+    /// Send a signal to a container's init (or all its processes)
+    Kill {
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container and everything create made
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container
+    Run {
+        #[command(flatten)]
+        opts: CreateArgs,
+        /// Do not wait for the container
+        #[arg(short, long)]
+        detach: bool,
+        /// Do not delete the container after it exits
+        #[arg(long)]
+        keep: bool,
+        id: String,
+    },
+    /// Run a process in a running container
+    Exec {
+        /// process.json to run instead of a command
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        /// Set an environment variable (KEY=VALUE)
+        #[arg(short, long = "env")]
+        env: Vec<String>,
+        /// Working directory inside the container
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// UID[:GID]
+        #[arg(short, long)]
+        user: Option<String>,
+        /// Additional gids
+        #[arg(short = 'g', long = "additional-gids")]
+        additional_gids: Vec<u32>,
+        /// Allocate a pty
+        #[arg(short, long)]
+        tty: bool,
+        /// Do not wait for the process
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
+        /// Set no_new_privs for the process
+        #[arg(long = "no-new-privs")]
+        no_new_privs: bool,
+        /// Add a capability
+        #[arg(short, long = "cap")]
+        cap: Vec<String>,
+        #[arg(long)]
+        apparmor: Option<String>,
+        /// Accepted for compatibility (SELinux is not supported)
+        #[arg(long = "process-label", hide = true)]
+        process_label: Option<String>,
+        /// Accepted for compatibility
+        #[arg(long = "ignore-paused", hide = true)]
+        ignore_paused: bool,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List containers
+    List {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List a container's processes
+    Ps {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Freeze all processes of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Change a container's resource limits
+    Update {
+        /// LinuxResources JSON file ("-" for stdin)
+        #[arg(short, long)]
+        resources: Option<PathBuf>,
+        #[arg(long)]
+        memory: Option<String>,
+        #[arg(long = "memory-reservation")]
+        memory_reservation: Option<String>,
+        #[arg(long = "memory-swap")]
+        memory_swap: Option<String>,
+        #[arg(long = "cpu-shares")]
+        cpu_shares: Option<u64>,
+        #[arg(long = "cpu-quota")]
+        cpu_quota: Option<i64>,
+        #[arg(long = "cpu-period")]
+        cpu_period: Option<u64>,
+        #[arg(long = "cpuset-cpus")]
+        cpuset_cpus: Option<String>,
+        #[arg(long = "cpuset-mems")]
+        cpuset_mems: Option<String>,
+        #[arg(long = "pids-limit")]
+        pids_limit: Option<i64>,
+        #[arg(long = "blkio-weight")]
+        blkio_weight: Option<u16>,
+        id: String,
+    },
+    /// Print container resource usage
+    Events {
+        #[arg(long)]
+        stats: bool,
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+    /// Write a default config.json
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print the features this runtime supports (JSON)
+    Features,
+    /// Not supported: criu does not work on the hosts myrt targets
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Not supported: criu does not work on the hosts myrt targets
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+struct Logger {
+    file: Option<std::fs::File>,
+    json: bool,
+}
+
+impl Logger {
+    fn error(&mut self, msg: &str) {
+        eprintln!("myrt: {msg}");
+        if let Some(f) = &mut self.file {
+            let time = myrt::sys::rfc3339_now();
+            let line = if self.json {
+                serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
+            } else {
+                format!("time=\"{time}\" level=error msg={:?}", msg)
+            };
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let (num, mult) = match t.trim_end_matches('b').chars().last() {
+        Some('k') => (&t[..t.trim_end_matches('b').len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 20),
+        Some('g') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 30),
+        _ => (t.trim_end_matches('b'), 1),
+    };
+    num.parse::<i64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("{s:?} is not a size"))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let mut log = Logger {
+        file: cli.log.as_ref().and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        }),
+        json: cli.log_format == "json",
+    };
+    if cli.version {
+        println!("myrt version {}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "commit: {}",
+            option_env!("MYRT_COMMIT").unwrap_or("unknown")
+        );
+        println!("spec: {}", myrt::state::OCI_VERSION);
+        return;
+    }
+    let Some(cmd) = cli.cmd else {
+        eprintln!("myrt: no command given (see myrt --help)");
+        std::process::exit(1);
+    };
+    let g = Global {
+        root: cli.root.clone(),
+        systemd_cgroup: cli.systemd_cgroup,
+    };
+    // (operation, id, result as exit code)
+    let (op, id, result): (&str, String, Result<i32, String>) = match cmd {
+        Cmd::Create { opts, id } => (
+            "create",
+            id.clone(),
+            container::create(&g, &id, &opts.into())
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Start { id } => (
+            "start",
+            id.clone(),
+            container::start(&g, &id)
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::State { id } => (
+            "state",
+            id.clone(),
+            container::state(&g, &id)
+                .map(|s| {
+                    println!("{s}");
+                    0
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Kill { all, id, signal } => (
+            "kill",
+            id.clone(),
+            container::kill(&g, &id, &signal, all)
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Delete { force, id } => (
+            "delete",
+            id.clone(),
+            container::delete(&g, &id, force)
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Run {
+            opts,
+            detach,
+            keep,
+            id,
+        } => (
+            "run",
+            id.clone(),
+            container::run(
+                &g,
+                &id,
+                &RunOpts {
+                    create: opts.into(),
+                    detach,
+                    keep,
+                },
+            )
+            .map_err(|e| e.to_string()),
+        ),
+        Cmd::Exec {
+            process,
+            env,
+            cwd,
+            user,
+            additional_gids,
+            tty,
+            detach,
+            pid_file,
+            console_socket,
+            preserve_fds,
+            no_new_privs,
+            cap,
+            apparmor,
+            id,
+            command,
+            ..
+        } => {
+            let r = container::exec(
+                &g,
+                &id,
+                &ExecOpts {
+                    process,
+                    args: command,
+                    env,
+                    cwd,
+                    user,
+                    additional_gids,
+                    tty,
+                    detach,
+                    pid_file,
+                    console_socket,
+                    preserve_fds,
+                    no_new_privs,
+                    caps: cap,
+                    apparmor,
+                },
+            );
+            match r {
+                Ok(code) => std::process::exit(code),
+                Err(e) => {
+                    log.error(&format!("exec {id}: {e}"));
+                    std::process::exit(255);
+                }
+            }
+        }
+        Cmd::List { format, quiet } => (
+            "list",
+            String::new(),
+            container::list(&g, &format, quiet)
+                .map(|s| {
+                    print!("{s}");
+                    0
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => (
+            "ps",
+            id.clone(),
+            container::ps(&g, &id, &format, &ps_args)
+                .map(|s| {
+                    print!("{s}");
+                    0
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Pause { id } => (
+            "pause",
+            id.clone(),
+            container::pause(&g, &id)
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Resume { id } => (
+            "resume",
+            id.clone(),
+            container::resume(&g, &id)
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Update {
+            resources,
+            memory,
+            memory_reservation,
+            memory_swap,
+            cpu_shares,
+            cpu_quota,
+            cpu_period,
+            cpuset_cpus,
+            cpuset_mems,
+            pids_limit,
+            blkio_weight,
+            id,
+        } => {
+            let r = (|| -> Result<(), String> {
+                let res = match &resources {
+                    None => None,
+                    Some(p) => {
+                        let data = if p.as_os_str() == "-" {
+                            let mut v = Vec::new();
+                            std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+                                .map_err(|e| e.to_string())?;
+                            v
+                        } else {
+                            std::fs::read(p)
+                                .map_err(|e| format!("--resources {}: {e}", p.display()))?
+                        };
+                        Some(
+                            serde_json::from_slice(&data)
+                                .map_err(|e| format!("--resources: {e}"))?,
+                        )
+                    }
+                };
+                let mut patch = serde_json::json!({});
+                let size = |f: &str, v: &Option<String>| -> Result<Option<i64>, String> {
+                    v.as_ref()
+                        .map(|s| parse_size(s).map_err(|e| format!("--{f}: {e}")))
+                        .transpose()
+                };
+                if let Some(m) = size("memory", &memory)? {
+                    patch["memory"]["limit"] = m.into();
+                }
+                if let Some(m) = size("memory-reservation", &memory_reservation)? {
+                    patch["memory"]["reservation"] = m.into();
+                }
+                if let Some(m) = size("memory-swap", &memory_swap)? {
+                    patch["memory"]["swap"] = m.into();
+                }
+                if let Some(v) = cpu_shares {
+                    patch["cpu"]["shares"] = v.into();
+                }
+                if let Some(v) = cpu_quota {
+                    patch["cpu"]["quota"] = v.into();
+                }
+                if let Some(v) = cpu_period {
+                    patch["cpu"]["period"] = v.into();
+                }
+                if let Some(v) = &cpuset_cpus {
+                    patch["cpu"]["cpus"] = v.clone().into();
+                }
+                if let Some(v) = &cpuset_mems {
+                    patch["cpu"]["mems"] = v.clone().into();
+                }
+                if let Some(v) = pids_limit {
+                    patch["pids"]["limit"] = v.into();
+                }
+                if let Some(v) = blkio_weight {
+                    patch["blockIO"]["weight"] = v.into();
+                }
+                container::update(&g, &id, res, &patch).map_err(|e| e.to_string())
+            })();
+            ("update", id.clone(), r.map(|_| 0))
+        }
+        Cmd::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let secs: f64 = interval.trim_end_matches('s').parse().unwrap_or(5.0);
+            let r = loop {
+                match container::stats(&g, &id) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => break Err(e.to_string()),
+                }
+                if stats {
+                    break Ok(0);
+                }
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.1)));
+            };
+            ("events", id.clone(), r)
+        }
+        Cmd::Spec { bundle, rootless } => (
+            "spec",
+            String::new(),
+            container::write_spec(&bundle, rootless)
+                .map(|_| 0)
+                .map_err(|e| e.to_string()),
+        ),
+        Cmd::Features => {
+            println!("{}", container::features());
+            return;
+        }
+        Cmd::Checkpoint { .. } | Cmd::Restore { .. } => (
+            "checkpoint",
+            String::new(),
+            Err("checkpoint/restore is not supported by myrt (no criu)".to_string()),
+        ),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            if id.is_empty() {
+                log.error(&format!("{op}: {e}"));
+            } else {
+                log.error(&format!("{op} {id}: {e}"));
+            }
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,980 @@
+//! Creating the container's processes: one fork-like `clone3` into the new
+//! namespaces (and, on cgroup v2, straight into the cgroup), the parent↔child
+//! sync channel (a SOCK_SEQPACKET pair with small tagged messages and a
+//! timeout on every wait), the init sequence up to the exec FIFO and execve,
+//! `exec`'s join path, and the foreground supervisor (signals, pty relay).
+
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cgroups::Cgroup;
+use crate::hooks;
+use crate::namespaces::{self, Join};
+use crate::rootfs;
+use crate::security::{self, Caps, seccomp};
+use crate::sys;
+use crate::tty;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error reported by the container process during set-up.
+    #[error("{0}")]
+    Child(String),
+    #[error("{stage}: timed out after {secs}s waiting for the container process")]
+    Timeout { stage: &'static str, secs: u64 },
+    #[error("{stage}: the container process exited without reporting")]
+    Died { stage: &'static str },
+    #[error(transparent)]
+    Sys(#[from] sys::Error),
+    #[error(transparent)]
+    Namespace(#[from] namespaces::Error),
+    #[error(transparent)]
+    Security(#[from] security::Error),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::Error),
+    #[error(transparent)]
+    Hook(#[from] hooks::Error),
+    #[error(transparent)]
+    Tty(#[from] tty::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+// Sync channel message tags.
+const GO: u8 = 1;
+const HOOKS: u8 = 2;
+const HOOKS_DONE: u8 = 3;
+const READY: u8 = 4;
+const ERROR: u8 = 5;
+const PTY: u8 = 6;
+
+/// One end of the parent↔child channel.
+pub struct Channel(OwnedFd);
+
+impl Channel {
+    pub fn pair() -> sys::Result<(Channel, Channel)> {
+        let mut fds = [0; 2];
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if r < 0 {
+            return Err(sys::last("socketpair"));
+        }
+        unsafe {
+            Ok((
+                Channel(OwnedFd::from_raw_fd(fds[0])),
+                Channel(OwnedFd::from_raw_fd(fds[1])),
+            ))
+        }
+    }
+
+    fn send(&self, tag: u8, payload: &[u8]) -> sys::Result<()> {
+        let mut msg = Vec::with_capacity(payload.len() + 1);
+        msg.push(tag);
+        msg.extend_from_slice(payload);
+        let r = unsafe {
+            libc::send(
+                self.0.as_raw_fd(),
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if r < 0 {
+            return Err(sys::last("sync send"));
+        }
+        Ok(())
+    }
+
+    /// Receive one message; `None` on EOF (the peer is gone).
+    fn recv(
+        &self,
+        timeout: Option<Duration>,
+        stage: &'static str,
+    ) -> Result<Option<(u8, Vec<u8>)>> {
+        let mut pfd = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.map(|t| t.as_millis() as i32).unwrap_or(-1);
+        loop {
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if r < 0 {
+                return Err(sys::last("sync poll").into());
+            }
+            if r == 0 {
+                return Err(Error::Timeout {
+                    stage,
+                    secs: timeout.map(|t| t.as_secs()).unwrap_or(0),
+                });
+            }
+            break;
+        }
+        let mut buf = vec![0u8; 65536];
+        let n = unsafe {
+            libc::recv(
+                self.0.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(sys::last("sync recv").into());
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n as usize);
+        let tag = buf.remove(0);
+        Ok(Some((tag, buf)))
+    }
+
+    /// Wait for `want`; an ERROR message or EOF becomes an error.
+    fn expect(&self, want: u8, timeout: Option<Duration>, stage: &'static str) -> Result<Vec<u8>> {
+        match self.recv(timeout, stage)? {
+            Some((t, p)) if t == want => Ok(p),
+            Some((ERROR, p)) => Err(Error::Child(String::from_utf8_lossy(&p).into_owned())),
+            Some((t, _)) => Err(Error::Child(format!(
+                "{stage}: unexpected sync message {t}"
+            ))),
+            None => Err(Error::Died { stage }),
+        }
+    }
+}
+
+/// How long the parent waits for each stage of the child's set-up.
+const STAGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the container's init needs; prepared by the parent before
+/// the clone so that the child mostly makes syscalls.
+pub struct InitArgs<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: PathBuf,
+    pub overlay: Option<rootfs::Overlay>,
+    pub fifo: PathBuf,
+    pub cgroup: &'a Cgroup,
+    pub console_socket: Option<OwnedFd>,
+    /// Send the pty master to the parent (foreground `run` without a console socket).
+    pub relay_tty: bool,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub seccomp: Option<seccomp::Program>,
+}
+
+/// The container's init as the parent sees it after `create`.
+pub struct Init {
+    pub pid: i32,
+    pub start_time: u64,
+    pub master: Option<OwnedFd>,
+}
+
+/// The parent's callbacks during init set-up.
+pub trait Parent {
+    /// prestart + createRuntime hooks, with the child's pid known.
+    fn run_create_hooks(&mut self, pid: i32) -> std::result::Result<(), String>;
+    /// The state JSON (status `creating`) given to createContainer and
+    /// startContainer hooks in the child.
+    fn hook_state(&self, pid: i32) -> Vec<u8>;
+}
+
+fn process_of(spec: &Spec) -> &Process {
+    spec.process().as_ref().expect("validated: process present")
+}
+
+/// Clone the container's init and drive it to `created`.
+pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
+    let linux = a.spec.linux().as_ref().expect("validated: linux present");
+    let (mut flags, joins) = namespaces::plan(linux)?;
+    // The cgroup namespace is unshared by the child after it was put into
+    // its cgroup, so that the namespace's root is the container's cgroup.
+    let cgroupns = flags & libc::CLONE_NEWCGROUP != 0;
+    flags &= !libc::CLONE_NEWCGROUP;
+    // A time namespace is prepared here (offsets can only be set before a
+    // process enters it); a pid or time namespace given by path is entered
+    // here too, since both only apply to children.
+    let time_orig = if flags & libc::CLONE_NEWTIME != 0 {
+        flags &= !libc::CLONE_NEWTIME;
+        Some(namespaces::prepare_time(linux)?)
+    } else {
+        None
+    };
+    let mut restore = Vec::new();
+    if let Some(t) = time_orig {
+        restore.push((t, libc::CLONE_NEWTIME));
+    }
+    for j in &joins {
+        if j.typ == LinuxNamespaceType::Pid || j.typ == LinuxNamespaceType::Time {
+            let own = sys::open(
+                Path::new(&format!("/proc/self/ns/{}", namespaces::proc_name(j.typ))),
+                libc::O_RDONLY,
+                0,
+            )?;
+            namespaces::enter(j)?;
+            restore.push((own, namespaces::flag(j.typ)));
+        }
+    }
+    let userns =
+        flags & libc::CLONE_NEWUSER != 0 || joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
+    let caps = Caps::resolve(process_of(a.spec).capabilities().as_ref())?;
+    let (ours, theirs) = Channel::pair()?;
+    let cg_fd = a.cgroup.dir_fd()?;
+
+    let pid = sys::clone3(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    // Back to our own namespaces for children (hooks run from here).
+    for (fd, t) in restore.iter().rev() {
+        let _ = sys::setns(fd.as_raw_fd(), *t, "restore namespace");
+    }
+    let pid = pid?;
+    if pid == 0 {
+        drop(ours);
+        let err = init_child(&a, &theirs, &joins, cgroupns, userns, &caps);
+        let msg = match err {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
+        let _ = theirs.send(ERROR, msg.as_bytes());
+        unsafe { libc::_exit(1) };
+    }
+    drop(theirs);
+    let result = drive_init(&a, &ours, pid, parent, linux);
+    match result {
+        Ok(master) => {
+            let start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
+            Ok(Init {
+                pid,
+                start_time,
+                master,
+            })
+        }
+        Err(e) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let mut st = 0;
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            Err(e)
+        }
+    }
+}
+
+fn drive_init(
+    a: &InitArgs,
+    ch: &Channel,
+    pid: i32,
+    parent: &mut dyn Parent,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<Option<OwnedFd>> {
+    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
+        namespaces::write_id_maps(pid, linux)?;
+    }
+    if a.cgroup.dir_fd()?.is_none() {
+        a.cgroup.add_pid(pid)?;
+    }
+    if let Some(adj) = process_of(a.spec).oom_score_adj() {
+        // Written from outside so that lowering it does not need the
+        // container to hold CAP_SYS_RESOURCE.
+        sys::write_file(
+            &format!("/proc/{pid}/oom_score_adj"),
+            adj.to_string().as_bytes(),
+        )
+        .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
+    }
+    ch.send(GO, &[])?;
+    ch.expect(HOOKS, Some(STAGE_TIMEOUT), "mounting the root filesystem")?;
+    parent.run_create_hooks(pid).map_err(Error::Child)?;
+    ch.send(HOOKS_DONE, &parent.hook_state(pid))?;
+    // createContainer hooks run in the child during the next stage.
+    let hook_time: i64 = a
+        .spec
+        .hooks()
+        .as_ref()
+        .map(|h| {
+            h.create_container()
+                .iter()
+                .flatten()
+                .map(|h| h.timeout().unwrap_or(600))
+                .sum()
+        })
+        .unwrap_or(0);
+    let t = STAGE_TIMEOUT + Duration::from_secs(hook_time.max(0) as u64);
+    let mut master = None;
+    loop {
+        match ch.recv(Some(t), "finishing the container set-up")? {
+            Some((READY, _)) => break,
+            Some((PTY, _)) => {
+                if let Some((fd, _)) = tty::recv_fd(ch.0.as_raw_fd())? {
+                    master = Some(fd);
+                }
+            }
+            Some((ERROR, p)) => return Err(Error::Child(String::from_utf8_lossy(&p).into_owned())),
+            Some((t, _)) => return Err(Error::Child(format!("unexpected sync message {t}"))),
+            None => {
+                return Err(Error::Died {
+                    stage: "finishing the container set-up",
+                });
+            }
+        }
+    }
+    Ok(master)
+}
+
+/// Make the child a clean slate for the container: default signal
+/// dispositions (Rust ignores SIGPIPE), nothing blocked.
+fn reset_signals() {
+    unsafe {
+        for s in 1..libc::SIGRTMAX() {
+            if s != libc::SIGKILL && s != libc::SIGSTOP {
+                libc::signal(s, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+type ChildResult = std::result::Result<std::convert::Infallible, String>;
+
+fn s<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// The container's init, from birth to execve. Returns only on error.
+fn init_child(
+    a: &InitArgs,
+    ch: &Channel,
+    joins: &[Join],
+    cgroupns: bool,
+    userns: bool,
+    caps: &Caps,
+) -> ChildResult {
+    reset_signals();
+    let _ = sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as _,
+        "PR_SET_PDEATHSIG",
+    );
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
+    let p = process_of(a.spec);
+
+    ch.expect(GO, None, "waiting for the parent").map_err(s)?;
+    if userns {
+        // Root in the new user namespace (maps were written by the parent).
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
+    for j in joins {
+        if j.typ != LinuxNamespaceType::Pid && j.typ != LinuxNamespaceType::Time {
+            namespaces::enter(j)
+                .map_err(|e| format!("linux.namespaces ({}): {e}", namespaces::proc_name(j.typ)))?;
+        }
+    }
+    if cgroupns && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
+        return Err(sys::last("unshare cgroup namespace").to_string());
+    }
+    if unsafe { libc::setsid() } < 0 {
+        return Err(sys::last("setsid").to_string());
+    }
+    unsafe { libc::umask(0o022) };
+
+    if let Some(h) = a.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
+    }
+    if let Some(d) = a.spec.domainname().as_ref().filter(|h| !h.is_empty()) {
+        let c = sys::cstr(d);
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
+            return Err(format!("domainname: {}", sys::last("setdomainname")));
+        }
+    }
+
+    // The exec FIFO and a handle on the host's procfs, both kept across
+    // pivot_root, to reopen the FIFO for writing once `create` is done.
+    let fifo = sys::open(&a.fifo, libc::O_PATH, 0).map_err(s)?;
+    let procfd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(s)?;
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(procfd.as_raw_fd(), &mut sfs) } < 0 || sfs.f_type != PROC_SUPER_MAGIC
+    {
+        return Err("/proc of the host is not procfs".into());
+    }
+
+    let plan = rootfs::Plan {
+        spec: a.spec,
+        bundle: a.bundle,
+        rootfs: a.rootfs.clone(),
+        overlay: a.overlay.as_ref().map(|o| rootfs::Overlay {
+            lower: o.lower.clone(),
+            upper: o.upper.clone(),
+            work: o.work.clone(),
+            merged: o.merged.clone(),
+        }),
+        cgroup_path: a.cgroup.path(),
+        cgroupns,
+        userns,
+    };
+    let root = rootfs::prepare(&plan).map_err(s)?;
+
+    // Terminal: the pty comes from the container's devpts instance.
+    let mut slave = None;
+    if p.terminal() == Some(true) {
+        let master = rootfs::open_ptmx(&root).map_err(|e| format!("process.terminal: {e}"))?;
+        let peer = tty::open_peer(&master).map_err(|e| format!("process.terminal: {e}"))?;
+        if let Some(b) = p.console_size() {
+            tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
+        }
+        rootfs::bind_console(&root, &peer)
+            .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
+        if let Some(sock) = &a.console_socket {
+            tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
+                .map_err(|e| format!("--console-socket: {e}"))?;
+        } else if a.relay_tty {
+            ch.send(PTY, &[]).map_err(s)?;
+            tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
+        }
+        slave = Some(peer);
+    }
+    rootfs::mask_and_protect(a.spec, &root).map_err(s)?;
+    rootfs::sysctl(a.spec).map_err(s)?;
+
+    ch.send(HOOKS, &[]).map_err(s)?;
+    let states = ch
+        .expect(HOOKS_DONE, None, "waiting for createRuntime hooks")
+        .map_err(s)?;
+    if let Some(h) = a.spec.hooks() {
+        // In the container's namespaces, before pivot_root, as runc does
+        // (the hook path resolves in the runtime's filesystem).
+        hooks::run(
+            hooks::Kind::CreateContainer,
+            hooks::hooks_of(h, hooks::Kind::CreateContainer),
+            &states,
+        )
+        .map_err(s)?;
+    }
+
+    rootfs::enter(a.spec, &root, a.no_pivot).map_err(s)?;
+    if let Some(peer) = &slave {
+        tty::become_console(peer).map_err(s)?;
+    }
+
+    if !a.no_new_keyring {
+        security::new_session_keyring(a.id);
+    }
+    security::set_rlimits(p).map_err(s)?;
+    security::set_apparmor(p).map_err(s)?;
+    let nnp = p.no_new_privileges() == Some(true);
+    if !nnp {
+        if let Some(prog) = &a.seccomp {
+            // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
+            // load it while we still have it.
+            prog.load()
+                .map_err(|e| format!("linux.seccomp: load: {e}"))?;
+        }
+    }
+    caps.drop_bounding().map_err(s)?;
+    security::set_user(p).map_err(s)?;
+    caps.apply().map_err(s)?;
+    security::set_no_new_privs(p).map_err(s)?;
+
+    let env = container_env(p);
+    let exe = find_executable(p, &env)?;
+    std::env::set_current_dir(p.cwd())
+        .map_err(|e| format!("process.cwd ({}): {e}", p.cwd().display()))?;
+    security::close_fds(a.preserve_fds).map_err(s)?;
+    let (argv, envp) = exec_vectors(p, env)?;
+
+    // Ready: `create` may return. From here on nobody waits for our
+    // errors except our own stderr.
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
+    ch.send(READY, &[]).map_err(s)?;
+    let path = sys::cstr(format!("self/fd/{}", fifo.as_raw_fd()));
+    let w = unsafe {
+        libc::openat(
+            procfd.as_raw_fd(),
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    if w < 0 {
+        fail_after_start(&format!(
+            "open exec fifo: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    unsafe {
+        libc::write(w, b"0".as_ptr() as *const libc::c_void, 1);
+        libc::close(w);
+    }
+    drop(fifo);
+    drop(procfd);
+    if let Some(h) = a.spec.hooks() {
+        let start_state = states;
+        if let Err(e) = hooks::run(
+            hooks::Kind::StartContainer,
+            hooks::hooks_of(h, hooks::Kind::StartContainer),
+            &start_state,
+        ) {
+            fail_after_start(&e.to_string());
+        }
+    }
+    if nnp {
+        if let Some(prog) = &a.seccomp {
+            if let Err(e) = prog.load() {
+                fail_after_start(&format!("linux.seccomp: load: {e}"));
+            }
+        }
+    }
+    exec(&exe, &argv, &envp)
+}
+
+fn fail_after_start(msg: &str) -> ! {
+    let line = format!("myrt: container init: {msg}\n");
+    unsafe {
+        libc::write(2, line.as_ptr() as *const libc::c_void, line.len());
+        libc::_exit(127)
+    }
+}
+
+fn exec(exe: &CString, argv: &[CString], envp: &[CString]) -> ChildResult {
+    let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
+    av.push(std::ptr::null());
+    let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
+    ev.push(std::ptr::null());
+    unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    fail_after_start(&format!(
+        "exec {}: {}",
+        exe.to_string_lossy(),
+        std::io::Error::last_os_error()
+    ))
+}
+
+/// `process.env`, plus HOME from the container's /etc/passwd when it is
+/// missing (as runc does).
+fn container_env(p: &Process) -> Vec<String> {
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let uid = p.user().uid();
+        let home = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
+                        .then(|| f[5].to_string())
+                })
+            })
+            .unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Look `args[0]` up in the container's PATH (from `process.env`).
+fn find_executable(p: &Process, env: &[String]) -> std::result::Result<CString, String> {
+    let arg0 = p
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
+    let ok = |path: &Path| {
+        let c = sys::cstr(path);
+        std::fs::metadata(path).is_ok_and(|m| m.is_file())
+            && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+    };
+    if arg0.contains('/') {
+        let path = if Path::new(&arg0).is_absolute() {
+            PathBuf::from(&arg0)
+        } else {
+            p.cwd().join(&arg0)
+        };
+        if !ok(&path) {
+            return Err(format!(
+                "process.args[0]: {arg0:?}: no such executable in the container"
+            ));
+        }
+        return Ok(sys::cstr(&path));
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
+        let cand = Path::new(dir).join(&arg0);
+        if ok(&cand) {
+            return Ok(sys::cstr(&cand));
+        }
+    }
+    Err(format!(
+        "process.args[0]: executable {arg0:?} not found in $PATH of the container ({path_var})"
+    ))
+}
+
+fn exec_vectors(
+    p: &Process,
+    env: Vec<String>,
+) -> std::result::Result<(Vec<CString>, Vec<CString>), String> {
+    let argv = p
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| {
+            CString::new(a.as_bytes()).map_err(|_| "process.args: contains a NUL byte".to_string())
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let envp = env
+        .into_iter()
+        .map(|e| CString::new(e).map_err(|_| "process.env: contains a NUL byte".to_string()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((argv, envp))
+}
+
+/// What `exec` needs to start a process in a running container.
+pub struct ExecArgs<'a> {
+    pub id: &'a str,
+    pub container_pid: i32,
+    pub process: &'a Process,
+    pub namespaces: Vec<LinuxNamespaceType>,
+    pub cgroup: &'a Cgroup,
+    pub console_socket: Option<OwnedFd>,
+    pub relay_tty: bool,
+    pub preserve_fds: u32,
+    pub seccomp: Option<seccomp::Program>,
+}
+
+/// Start a process inside a running container's namespaces and cgroup.
+/// Returns (pid, pty master for the relay).
+pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
+    let joins = namespaces::of_process(a.container_pid, &a.namespaces)?;
+    let caps = Caps::resolve(a.process.capabilities().as_ref())?;
+    let userns = joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
+    let (ours, theirs) = Channel::pair()?;
+    let cg_fd = a.cgroup.dir_fd()?;
+    let mut restore = None;
+    if let Some(j) = joins.iter().find(|j| j.typ == LinuxNamespaceType::Pid) {
+        let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;
+        namespaces::enter(j)?;
+        restore = Some(own);
+    }
+    let pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    if let Some(own) = &restore {
+        let _ = sys::setns(own.as_raw_fd(), libc::CLONE_NEWPID, "restore pid namespace");
+    }
+    let pid = pid?;
+    if pid == 0 {
+        drop(ours);
+        let r = exec_child(&a, &theirs, &joins, userns, &caps);
+        let msg = match r {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
+        let _ = theirs.send(ERROR, msg.as_bytes());
+        unsafe { libc::_exit(255) };
+    }
+    drop(theirs);
+    let r = (|| -> Result<Option<OwnedFd>> {
+        if cg_fd.is_none() {
+            a.cgroup.add_pid(pid)?;
+        }
+        ours.send(GO, &[])?;
+        let mut master = None;
+        loop {
+            match ours.recv(Some(STAGE_TIMEOUT), "exec")? {
+                // EOF: the close-on-exec channel closed, execve succeeded.
+                None => return Ok(master),
+                Some((PTY, _)) => {
+                    if let Some((fd, _)) = tty::recv_fd(ours.0.as_raw_fd())? {
+                        master = Some(fd);
+                    }
+                }
+                Some((ERROR, p)) => {
+                    return Err(Error::Child(String::from_utf8_lossy(&p).into_owned()));
+                }
+                Some((t, _)) => return Err(Error::Child(format!("unexpected sync message {t}"))),
+            }
+        }
+    })();
+    match r {
+        Ok(m) => Ok((pid, m)),
+        Err(e) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let mut st = 0;
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            Err(e)
+        }
+    }
+}
+
+fn exec_child(
+    a: &ExecArgs,
+    ch: &Channel,
+    joins: &[Join],
+    userns: bool,
+    caps: &Caps,
+) -> ChildResult {
+    reset_signals();
+    let _ = sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as _,
+        "PR_SET_PDEATHSIG",
+    );
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
+    let p = a.process;
+    ch.expect(GO, None, "waiting for the parent").map_err(s)?;
+    for j in joins {
+        if j.typ != LinuxNamespaceType::Pid {
+            namespaces::enter(j)
+                .map_err(|e| format!("join {} namespace: {e}", namespaces::proc_name(j.typ)))?;
+        }
+    }
+    if userns {
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
+    if unsafe { libc::setsid() } < 0 {
+        return Err(sys::last("setsid").to_string());
+    }
+    unsafe { libc::umask(0o022) };
+    if p.terminal() == Some(true) {
+        let master = sys::open(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
+            .map_err(|e| format!("terminal: {e}"))?;
+        let peer = tty::open_peer(&master).map_err(|e| format!("terminal: {e}"))?;
+        if let Some(b) = p.console_size() {
+            tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
+        }
+        if let Some(sock) = &a.console_socket {
+            tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
+                .map_err(|e| format!("--console-socket: {e}"))?;
+        } else if a.relay_tty {
+            ch.send(PTY, &[]).map_err(s)?;
+            tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
+        }
+        tty::become_console(&peer).map_err(s)?;
+    }
+    security::set_rlimits(p).map_err(s)?;
+    security::set_apparmor(p).map_err(s)?;
+    let nnp = p.no_new_privileges() == Some(true);
+    if !nnp {
+        if let Some(prog) = &a.seccomp {
+            prog.load()
+                .map_err(|e| format!("linux.seccomp: load: {e}"))?;
+        }
+    }
+    caps.drop_bounding().map_err(s)?;
+    security::set_user(p).map_err(s)?;
+    caps.apply().map_err(s)?;
+    security::set_no_new_privs(p).map_err(s)?;
+    let env = container_env(p);
+    let exe = find_executable(p, &env).map_err(|e| format!("exec: {e}"))?;
+    std::env::set_current_dir(p.cwd()).map_err(|e| format!("cwd {}: {e}", p.cwd().display()))?;
+    security::close_fds(a.preserve_fds).map_err(s)?;
+    let (argv, envp) = exec_vectors(p, env)?;
+    if nnp {
+        if let Some(prog) = &a.seccomp {
+            prog.load()
+                .map_err(|e| format!("linux.seccomp: load: {e}"))?;
+        }
+    }
+    let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
+    av.push(std::ptr::null());
+    let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
+    ev.push(std::ptr::null());
+    unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    Err(format!(
+        "exec {}: {}",
+        exe.to_string_lossy(),
+        std::io::Error::last_os_error()
+    ))
+}
+
+/// Block the signals the foreground supervisor handles; call before the
+/// clone so none is lost. Returns a signalfd.
+pub fn block_signals() -> sys::Result<OwnedFd> {
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for sig in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGABRT,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(sys::last("signalfd"));
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Exit status of a wait status, shell style (128+N for signal N).
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+/// Foreground supervision: forward signals to `pid`, relay the pty if any,
+/// reap children (we are a subreaper), and return `pid`'s exit code.
+pub fn supervise(pid: i32, sigfd: &OwnedFd, master: Option<OwnedFd>) -> i32 {
+    let _raw = master.as_ref().and_then(|_| tty::RawMode::enter(0));
+    if let Some(m) = &master {
+        tty::copy_size(0, m.as_raw_fd());
+    }
+    let mut stdin_open = master.is_some();
+    let mut master_open = master.is_some();
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: sigfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Some(m) = &master {
+            if master_open {
+                fds.push(libc::pollfd {
+                    fd: m.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            if stdin_open {
+                fds.push(libc::pollfd {
+                    fd: 0,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+        }
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        for pfd in &fds {
+            if pfd.revents == 0 {
+                continue;
+            }
+            if pfd.fd == sigfd.as_raw_fd() {
+                let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let n = unsafe {
+                    libc::read(
+                        sigfd.as_raw_fd(),
+                        &mut si as *mut _ as *mut libc::c_void,
+                        std::mem::size_of::<libc::signalfd_siginfo>(),
+                    )
+                };
+                if n <= 0 {
+                    continue;
+                }
+                let sig = si.ssi_signo as i32;
+                match sig {
+                    libc::SIGCHLD => {
+                        // Reap everything; stop when the container's init is gone.
+                        loop {
+                            let mut st = 0;
+                            let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+                            if r <= 0 {
+                                break;
+                            }
+                            if r == pid {
+                                if let Some(m) = &master {
+                                    drain(m.as_raw_fd());
+                                }
+                                return exit_code(st);
+                            }
+                        }
+                    }
+                    libc::SIGWINCH => {
+                        if let Some(m) = &master {
+                            tty::copy_size(0, m.as_raw_fd());
+                        }
+                    }
+                    _ => unsafe {
+                        libc::kill(pid, sig);
+                    },
+                }
+            } else if Some(pfd.fd) == master.as_ref().map(|m| m.as_raw_fd()) {
+                let n =
+                    unsafe { libc::read(pfd.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+                if n <= 0 {
+                    master_open = false;
+                } else {
+                    write_all(1, &buf[..n as usize]);
+                }
+            } else if pfd.fd == 0 {
+                let n = unsafe { libc::read(0, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+                if n <= 0 {
+                    stdin_open = false;
+                } else if let Some(m) = &master {
+                    write_all(m.as_raw_fd(), &buf[..n as usize]);
+                }
+            }
+        }
+    }
+    let mut st = 0;
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    exit_code(st)
+}
+
+fn drain(fd: RawFd) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 || pfd.revents & libc::POLLIN == 0 {
+            return;
+        }
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n <= 0 {
+            return;
+        }
+        write_all(1, &buf[..n as usize]);
+    }
+}
+
+fn write_all(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
+        if n <= 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        data = &data[n as usize..];
+    }
+}

@@ -1,0 +1,406 @@
+//! The bundle's `config.json` (and `exec --process` files): loading with the
+//! `oci-spec` types, and validation whose errors name the offending field.
+//! Anything myrt cannot honour is refused here, before anything is created.
+
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {field}: {msg}")]
+    Parse {
+        file: String,
+        field: String,
+        msg: String,
+    },
+    #[error("{field}: {msg}")]
+    Invalid { field: String, msg: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Error {
+    Error::Invalid {
+        field: field.into(),
+        msg: msg.into(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let data = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        Error::Parse {
+            file: path.display().to_string(),
+            field: if field == "." {
+                "(document)".into()
+            } else {
+                field
+            },
+            msg: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Load `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    parse(&bundle.join("config.json"))
+}
+
+/// Load a process.json given to `exec --process`.
+pub fn load_process(path: &Path) -> Result<Process> {
+    let p: Process = parse(path)?;
+    validate_process(&p, "process")?;
+    Ok(p)
+}
+
+/// The absolute root filesystem path of a bundle.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> PathBuf {
+    let p = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    if p.is_absolute() { p } else { bundle.join(p) }
+}
+
+/// Does the config ask for a new namespace of this type (or join one)?
+pub fn has_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+}
+
+fn new_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t && n.path().is_none()))
+}
+
+pub fn validate_process(p: &Process, field: &str) -> Result<()> {
+    let args = p.args().as_ref().map(|a| a.len()).unwrap_or(0);
+    if args == 0 {
+        return Err(invalid(format!("{field}.args"), "must not be empty"));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(invalid(
+            format!("{field}.cwd"),
+            format!("{:?} is not an absolute path", p.cwd()),
+        ));
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') || e.starts_with('=') {
+            return Err(invalid(
+                format!("{field}.env[{i}]"),
+                format!("{e:?} is not KEY=VALUE"),
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        if !seen.insert(format!("{:?}", r.typ())) {
+            return Err(invalid(
+                format!("{field}.rlimits[{i}].type"),
+                format!("duplicate rlimit {:?}", r.typ()),
+            ));
+        }
+        if r.soft() > r.hard() {
+            return Err(invalid(
+                format!("{field}.rlimits[{i}]"),
+                "soft limit is greater than hard limit",
+            ));
+        }
+    }
+    if p.console_size().is_some() && p.terminal() != Some(true) {
+        // Allowed by the spec only with a terminal; ignore otherwise.
+    }
+    Ok(())
+}
+
+/// Validate a config for `create`. `bundle` is absolute.
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+    let v = spec.version();
+    if !v.starts_with("1.") {
+        return Err(invalid(
+            "ociVersion",
+            format!("{v:?} is not a supported runtime-spec version (1.x)"),
+        ));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root", "missing (required)"))?;
+    if root.path().as_os_str().is_empty() {
+        return Err(invalid("root.path", "must not be empty"));
+    }
+    let rootfs = rootfs_path(spec, bundle);
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(invalid(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        Err(e) => return Err(invalid("root.path", format!("{}: {e}", rootfs.display()))),
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing (required)"))?;
+    validate_process(process, "process")?;
+
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return Err(invalid(
+                format!("mounts[{i}].destination"),
+                format!("{:?} is not an absolute path", m.destination()),
+            ));
+        }
+    }
+    if let Some(hooks) = spec.hooks() {
+        let kinds = [
+            ("prestart", hooks.prestart()),
+            ("createRuntime", hooks.create_runtime()),
+            ("createContainer", hooks.create_container()),
+            ("startContainer", hooks.start_container()),
+            ("poststart", hooks.poststart()),
+            ("poststop", hooks.poststop()),
+        ];
+        for (name, list) in kinds {
+            for (i, h) in list.iter().flatten().enumerate() {
+                if !h.path().is_absolute() {
+                    return Err(invalid(
+                        format!("hooks.{name}[{i}].path"),
+                        format!("{:?} is not an absolute path", h.path()),
+                    ));
+                }
+                if matches!(h.timeout(), Some(t) if t <= 0) {
+                    return Err(invalid(
+                        format!("hooks.{name}[{i}].timeout"),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+        }
+    }
+
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux", "missing (required on Linux)"))?;
+    let mut seen = HashSet::new();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(invalid(
+                format!("linux.namespaces[{i}].type"),
+                format!("duplicate namespace {:?}", ns.typ()),
+            ));
+        }
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                return Err(invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{:?} is not an absolute path", p),
+                ));
+            }
+        }
+    }
+    if !has_namespace(spec, LinuxNamespaceType::Mount) {
+        return Err(invalid(
+            "linux.namespaces",
+            "a mount namespace is required (myrt does not set up a rootfs in the host's mount namespace)",
+        ));
+    }
+    let userns = new_namespace(spec, LinuxNamespaceType::User);
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if userns && !has_maps {
+        return Err(invalid(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
+    }
+    if has_maps && !userns {
+        return Err(invalid(
+            "linux.uidMappings",
+            "mappings are only valid with a new user namespace",
+        ));
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !has_namespace(spec, LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "hostname",
+            "setting the hostname needs a uts namespace",
+        ));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !has_namespace(spec, LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "domainname",
+            "setting the domainname needs a uts namespace",
+        ));
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
+        && !new_namespace(spec, LinuxNamespaceType::Time)
+    {
+        return Err(invalid(
+            "linux.timeOffsets",
+            "time offsets need a new time namespace",
+        ));
+    }
+    for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
+        let needs = if key.starts_with("net.") {
+            Some(LinuxNamespaceType::Network)
+        } else if key.starts_with("fs.mqueue.")
+            || [
+                "kernel.msgmax",
+                "kernel.msgmnb",
+                "kernel.msgmni",
+                "kernel.sem",
+            ]
+            .contains(&key.as_str())
+            || key.starts_with("kernel.shm")
+        {
+            Some(LinuxNamespaceType::Ipc)
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            Some(LinuxNamespaceType::Uts)
+        } else {
+            None
+        };
+        match needs {
+            Some(t) if !new_namespace(spec, t) => {
+                return Err(invalid(
+                    format!("linux.sysctl.{key}"),
+                    format!("needs a new {t:?} namespace"),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    format!("linux.sysctl.{key}"),
+                    "not a namespaced sysctl; refusing to change the host",
+                ));
+            }
+            _ => {}
+        }
+        if key.contains("..") || key.contains('/') {
+            return Err(invalid(format!("linux.sysctl.{key}"), "invalid key"));
+        }
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        if !matches!(
+            p.as_str(),
+            "" | "private"
+                | "rprivate"
+                | "slave"
+                | "rslave"
+                | "shared"
+                | "rshared"
+                | "unbindable"
+                | "runbindable"
+        ) {
+            return Err(invalid(
+                "linux.rootfsPropagation",
+                format!("{p:?} is not a propagation mode"),
+            ));
+        }
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        if !d.path().is_absolute() {
+            return Err(invalid(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} is not an absolute path", d.path()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check a container id: `^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$`.
+pub fn validate_id(id: &str) -> std::result::Result<(), String> {
+    let b = id.as_bytes();
+    let ok_first = b.first().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_rest = b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || b"_.+-".contains(c));
+    if !ok_first || !ok_rest || b.len() > 1024 {
+        return Err(format!(
+            "invalid container id {id:?}: must match ^[A-Za-z0-9][A-Za-z0-9_.+-]{{0,1023}}$"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "abc-1.2_3+x", "0"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "../x", "a/b", "-x", ".x", "x y", &"a".repeat(1025)] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn write(dir: &Path, json: &str) {
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        std::fs::write(dir.join("config.json"), json).unwrap();
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("myrt-spec-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let d = tmp("ns");
+        write(
+            &d,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+               "linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#,
+        );
+        let e = load(&d).unwrap_err().to_string();
+        assert!(e.contains("linux.namespaces[1]"), "{e}");
+        write(&d, "{not json");
+        assert!(load(&d).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let d = tmp("val");
+        let base = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"CWD"},
+               "linux":{"namespaces":[{"type":"mount"}]}}"#;
+        write(&d, &base.replace("CWD", "rel"));
+        let e = validate(&load(&d).unwrap(), &d).unwrap_err().to_string();
+        assert!(e.contains("process.cwd"), "{e}");
+        write(&d, &base.replace("CWD", "/"));
+        validate(&load(&d).unwrap(), &d).unwrap();
+        write(
+            &d,
+            &base.replace("CWD", "/").replace("rootfs\"}", "nope\"}"),
+        );
+        let e = validate(&load(&d).unwrap(), &d).unwrap_err().to_string();
+        assert!(e.contains("root.path"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,348 @@
+//! Thin syscall wrappers that `libc`/`nix` do not offer in the shape myrt
+//! needs: `openat2` confined to a root, fork-like `clone3`, pidfds, process
+//! start times and `close_range`. Nothing here knows about containers.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// A failed system call, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct Error {
+    pub what: String,
+    #[source]
+    pub source: io::Error,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Attach a description to the last OS error.
+pub fn last(what: impl Into<String>) -> Error {
+    Error {
+        what: what.into(),
+        source: io::Error::last_os_error(),
+    }
+}
+
+/// Attach a description to an `io::Error`.
+pub fn io_err(what: impl Into<String>, source: io::Error) -> Error {
+    Error {
+        what: what.into(),
+        source,
+    }
+}
+
+pub fn errno(what: impl Into<String>, e: i32) -> Error {
+    Error {
+        what: what.into(),
+        source: io::Error::from_raw_os_error(e),
+    }
+}
+
+pub fn cstr(p: impl AsRef<OsStr>) -> CString {
+    // Paths from JSON cannot contain NUL after validation; map a NUL to an
+    // obviously bad path rather than panicking.
+    CString::new(p.as_ref().as_bytes()).unwrap_or_else(|_| CString::new("/\u{1}nul").unwrap())
+}
+
+fn check(ret: libc::c_long, what: impl FnOnce() -> String) -> Result<libc::c_long> {
+    if ret < 0 { Err(last(what())) } else { Ok(ret) }
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `openat2(dirfd, path, flags, RESOLVE_IN_ROOT)`: `path` is resolved as if
+/// `dirfd` were `/`, so neither `..` nor a symlink can leave it.
+pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let c = cstr(rel);
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    loop {
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root,
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd >= 0 {
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EAGAIN) || e.raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return Err(io_err(format!("open {} in root", path.display()), e));
+    }
+}
+
+/// Plain `open(2)` with `O_CLOEXEC`.
+pub fn open(path: &Path, flags: i32, mode: u32) -> Result<OwnedFd> {
+    let c = cstr(path);
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if fd < 0 {
+        return Err(last(format!("open {}", path.display())));
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `/proc/self/fd/N`: the path through which a mount lands exactly on the
+/// object an fd refers to.
+pub fn fd_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
+
+/// Fork-like `clone3`: returns 0 in the child and the child's pid in the
+/// parent. `cgroup` (a cgroup v2 directory fd) places the child in that
+/// cgroup at birth. The caller must be single-threaded.
+pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> Result<libc::pid_t> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // Older kernels or seccomp'd callers: fall back to clone(2).
+        if e.raw_os_error() == Some(libc::ENOSYS) && cgroup.is_none() {
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    (flags as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                )
+            };
+            return check(r, || "clone".into()).map(|p| p as libc::pid_t);
+        }
+        return Err(io_err("clone3", e));
+    }
+    Ok(r as libc::pid_t)
+}
+
+pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = check(r, || format!("pidfd_open {pid}"))?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+pub fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> Result<()> {
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    check(r, || format!("pidfd_send_signal {sig}")).map(|_| ())
+}
+
+/// Mark every fd >= `first` close-on-exec.
+pub fn cloexec_from(first: u32) -> Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    check(r, || "close_range".into()).map(|_| ())
+}
+
+/// Process facts from `/proc/<pid>/stat`: state letter and start time (in
+/// clock ticks since boot). `None` when the process does not exist.
+pub fn proc_stat(pid: libc::pid_t) -> Option<(char, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything.
+    let rest = &s[s.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    // starttime is field 22 overall; field 3 (state) is index 0 here.
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+pub fn mount(
+    src: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<()> {
+    let s = src.map(cstr);
+    let t = cstr(target);
+    let f = fstype.map(cstr);
+    let d = data.map(cstr);
+    let r = unsafe {
+        libc::mount(
+            s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            t.as_ptr(),
+            f.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            flags,
+            d.as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr() as *const libc::c_void),
+        )
+    };
+    if r < 0 {
+        return Err(last(format!(
+            "mount {} on {} (type {}, flags {:#x}, data {:?})",
+            src.unwrap_or("none"),
+            target,
+            fstype.unwrap_or("none"),
+            flags,
+            data.unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+pub fn setns(fd: RawFd, nstype: i32, what: &str) -> Result<()> {
+    if unsafe { libc::setns(fd, nstype) } < 0 {
+        return Err(last(format!("setns {what}")));
+    }
+    Ok(())
+}
+
+pub fn prctl(op: i32, arg: libc::c_ulong, what: &str) -> Result<()> {
+    if unsafe { libc::prctl(op, arg, 0, 0, 0) } < 0 {
+        return Err(last(format!("prctl {what}")));
+    }
+    Ok(())
+}
+
+/// Write a file without creating it (for /proc and /sys knobs).
+pub fn write_file(path: &str, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io_err(format!("open {path}"), e))?;
+    f.write_all(data)
+        .map_err(|e| io_err(format!("write {path}"), e))
+}
+
+/// Atomically replace `path` with `data` (temp file in the same directory,
+/// fsync-free rename: state survives a crash of myrt, not of the machine).
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| io_err(format!("create {}", tmp.display()), e))?;
+    f.write_all(data)
+        .map_err(|e| io_err(format!("write {}", tmp.display()), e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(format!("rename {}", path.display()), e)
+    })
+}
+
+/// RFC 3339 UTC timestamp with nanoseconds, as runc prints `created`.
+pub fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(now.as_secs() as i64, now.subsec_nanos())
+}
+
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil-from-days (proleptic Gregorian), valid for any i64 day count we meet.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        y,
+        m,
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        nanos
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(951782400, 5), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(rfc3339(1700000000, 0), "2023-11-14T22:13:20.000000000Z");
+    }
+
+    #[test]
+    fn proc_stat_of_self() {
+        let (state, start) = proc_stat(std::process::id() as i32).unwrap();
+        assert!(state == 'R' || state == 'S');
+        assert!(start > 0);
+        assert!(proc_stat(i32::MAX).is_none());
+    }
+}
