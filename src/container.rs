@@ -269,6 +269,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                 no_new_keyring: o.no_new_keyring,
                 preserve_fds: o.preserve_fds,
                 seccomp,
+                lock_fd: dir.lock_fd(),
             },
             &mut runner,
         )?;
@@ -732,6 +733,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         relay_tty: !o.detach && o.console_socket.is_none(),
         preserve_fds: o.preserve_fds,
         seccomp,
+        lock_fd: dir.lock_fd(),
     })?;
     if let Some(pf) = &o.pid_file {
         write_pid_file(pf, pid)?;

@@ -143,14 +143,37 @@ impl Channel {
     }
 
     /// Wait for `want`; an ERROR message or EOF becomes an error.
+    /// Wait for `want`; an ERROR message or EOF becomes an error.
     fn expect(&self, want: u8, timeout: Option<Duration>, stage: &'static str) -> Result<Vec<u8>> {
-        match self.recv(timeout, stage)? {
-            Some((t, p)) if t == want => Ok(p),
-            Some((ERROR, p)) => Err(Error::Child(String::from_utf8_lossy(&p).into_owned())),
-            Some((t, _)) => Err(Error::Child(format!(
-                "{stage}: unexpected sync message {t}"
-            ))),
-            None => Err(Error::Died { stage }),
+        self.expect_pty(want, timeout, stage, &mut None)
+    }
+
+    /// Like `expect`; a pty master sent on the way is stored in `pty`.
+    fn expect_pty(
+        &self,
+        want: u8,
+        timeout: Option<Duration>,
+        stage: &'static str,
+        pty: &mut Option<OwnedFd>,
+    ) -> Result<Vec<u8>> {
+        loop {
+            match self.recv(timeout, stage)? {
+                Some((t, p)) if t == want => return Ok(p),
+                Some((PTY, _)) => {
+                    if let Some((fd, _)) = tty::recv_fd(self.0.as_raw_fd())? {
+                        *pty = Some(fd);
+                    }
+                }
+                Some((ERROR, p)) => {
+                    return Err(Error::Child(String::from_utf8_lossy(&p).into_owned()));
+                }
+                Some((t, _)) => {
+                    return Err(Error::Child(format!(
+                        "{stage}: unexpected sync message {t}"
+                    )));
+                }
+                None => return Err(Error::Died { stage }),
+            }
         }
     }
 }
@@ -175,6 +198,8 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<seccomp::Program>,
+    /// The state dir's lock fd, closed first thing in the child.
+    pub lock_fd: Option<RawFd>,
 }
 
 /// The container's init as the parent sees it after `create`.
@@ -294,7 +319,13 @@ fn drive_init(
         .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
     }
     ch.send(GO, &[])?;
-    ch.expect(HOOKS, Some(STAGE_TIMEOUT), "mounting the root filesystem")?;
+    let mut master = None;
+    ch.expect_pty(
+        HOOKS,
+        Some(STAGE_TIMEOUT),
+        "mounting the root filesystem",
+        &mut master,
+    )?;
     parent.run_create_hooks(pid).map_err(Error::Child)?;
     ch.send(HOOKS_DONE, &parent.hook_state(pid))?;
     // createContainer hooks run in the child during the next stage.
@@ -311,24 +342,12 @@ fn drive_init(
         })
         .unwrap_or(0);
     let t = STAGE_TIMEOUT + Duration::from_secs(hook_time.max(0) as u64);
-    let mut master = None;
-    loop {
-        match ch.recv(Some(t), "finishing the container set-up")? {
-            Some((READY, _)) => break,
-            Some((PTY, _)) => {
-                if let Some((fd, _)) = tty::recv_fd(ch.0.as_raw_fd())? {
-                    master = Some(fd);
-                }
-            }
-            Some((ERROR, p)) => return Err(Error::Child(String::from_utf8_lossy(&p).into_owned())),
-            Some((t, _)) => return Err(Error::Child(format!("unexpected sync message {t}"))),
-            None => {
-                return Err(Error::Died {
-                    stage: "finishing the container set-up",
-                });
-            }
-        }
-    }
+    ch.expect_pty(
+        READY,
+        Some(t),
+        "finishing the container set-up",
+        &mut master,
+    )?;
     Ok(master)
 }
 
@@ -364,6 +383,9 @@ fn init_child(
     userns: bool,
     caps: &Caps,
 ) -> ChildResult {
+    if let Some(fd) = a.lock_fd {
+        unsafe { libc::close(fd) };
+    }
     reset_signals();
     let _ = sys::prctl(
         libc::PR_SET_PDEATHSIG,
@@ -657,6 +679,7 @@ pub struct ExecArgs<'a> {
     pub relay_tty: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<seccomp::Program>,
+    pub lock_fd: Option<RawFd>,
 }
 
 /// Start a process inside a running container's namespaces and cgroup.
@@ -729,6 +752,9 @@ fn exec_child(
     userns: bool,
     caps: &Caps,
 ) -> ChildResult {
+    if let Some(fd) = a.lock_fd {
+        unsafe { libc::close(fd) };
+    }
     reset_signals();
     let _ = sys::prctl(
         libc::PR_SET_PDEATHSIG,

@@ -213,6 +213,12 @@ impl Dir {
         Ok(())
     }
 
+    /// The fd holding the lock: a forked child must close it, or the lock
+    /// (shared by the open file description) outlives this command.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self._lock.as_ref().map(|l| l.as_raw_fd())
+    }
+
     pub fn fifo(&self) -> PathBuf {
         self.path.join(FIFO)
     }

@@ -278,7 +278,7 @@ pub(crate) fn write_file(field: &str, path: &Path, value: &str) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .map_err(|e| Error::io(field, "open", path, e))?;
+        .map_err(|e| Error::io(field, "write", path, e))?;
     f.write_all(value.as_bytes())
         .map_err(|e| Error::io(field, "write", path, e))
 }
@@ -322,9 +322,16 @@ pub(crate) fn parse_pids(field: &str, path: &Path) -> Result<Vec<i32>> {
     Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
-/// `mountpoint` + cgroup path ("/a/b").
+/// `mountpoint` + cgroup path ("/a/b"). "." and ".." components are dropped,
+/// so no path handed to [`Cgroup::new`] can leave the hierarchy.
 pub(crate) fn join(mountpoint: &Path, cgpath: &str) -> PathBuf {
-    mountpoint.join(cgpath.trim_start_matches('/'))
+    let mut p = mountpoint.to_path_buf();
+    for c in cgpath.split('/') {
+        if !matches!(c, "" | "." | "..") {
+            p.push(c);
+        }
+    }
+    p
 }
 
 /// mkdir -p of `dir` below `root` (which must exist). Returns the directories

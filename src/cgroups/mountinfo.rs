@@ -42,7 +42,8 @@ pub struct Mounts {
     /// v1 hierarchies, one entry per hierarchy (bind mounts of the same one are skipped).
     pub v1: Vec<Hierarchy>,
     /// The cgroup2 mount: `/sys/fs/cgroup` on a v2 host, `/sys/fs/cgroup/unified`
-    /// on a hybrid one (preferred in that order), else the first one seen.
+    /// on a hybrid one. cgroup2 mounts elsewhere (some tool's private one) are
+    /// not the system's and are ignored.
     pub unified: Option<PathBuf>,
 }
 
@@ -103,8 +104,14 @@ pub fn parse(text: &str) -> Mounts {
                 if controllers.is_empty() {
                     continue;
                 }
-                // The same hierarchy mounted twice: keep the first mount.
-                if m.v1.iter().any(|h| h.controllers == controllers) {
+                // The same hierarchy mounted twice: keep the first mount,
+                // but prefer the system's one below /sys/fs/cgroup.
+                if let Some(h) = m.v1.iter_mut().find(|h| h.controllers == controllers) {
+                    if !h.mountpoint.starts_with("/sys/fs/cgroup")
+                        && mountpoint.starts_with("/sys/fs/cgroup")
+                    {
+                        h.mountpoint = mountpoint;
+                    }
                     continue;
                 }
                 m.v1.push(Hierarchy {
@@ -121,9 +128,7 @@ pub fn parse(text: &str) -> Mounts {
             .find(|c| c.as_path() == Path::new(p))
             .cloned()
     };
-    m.unified = pick("/sys/fs/cgroup")
-        .or_else(|| pick("/sys/fs/cgroup/unified"))
-        .or_else(|| cgroup2.first().cloned());
+    m.unified = pick("/sys/fs/cgroup").or_else(|| pick("/sys/fs/cgroup/unified"));
     m
 }
 

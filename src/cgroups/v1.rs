@@ -623,6 +623,15 @@ pub(super) fn exists(cg: &Cgroup) -> bool {
 // stats
 
 pub(super) fn stats(cg: &Cgroup) -> Result<serde_json::Value> {
+    if !exists(cg) {
+        let d = procs_dir(cg).unwrap_or_else(|| PathBuf::from(cg.path()));
+        return Err(Error::io(
+            PATH_FIELD,
+            "stat",
+            &d,
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        ));
+    }
     let mut cpu = json!({});
     if let Some(d) = dir(cg, "cpuacct") {
         let total = read_u64(&d.join("cpuacct.usage")).unwrap_or(0);

@@ -1,0 +1,200 @@
+//! exec: joining a running container (namespaces, cgroups, identity), its
+//! options (-e, --cwd, -u, -p process.json), stdio, and refusals.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::fs;
+
+fn running<'a>(rt: &'a Runtime, b: &Bundle) -> Container<'a> {
+    rt.create_start(b)
+}
+
+fn sleeper(name: &str) -> Bundle {
+    Bundle::new(name).args(&["sleep", "30"])
+}
+
+#[test]
+fn root_exec_runs_inside() {
+    let rt = Runtime::new();
+    let b = sleeper("exec").set("/hostname", json!("inside"));
+    let c = running(&rt, &b);
+    let o = c.exec(&[], &["sh", "-c", "hostname; echo $$; pwd"]);
+    o.ok();
+    let l: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(l[0], "inside", "{o}");
+    assert_ne!(l[1], "1", "{o}");
+    assert!(
+        l[1].parse::<u32>().unwrap() < 100,
+        "pid {} not in the container's pid ns",
+        l[1]
+    );
+    assert_eq!(l[2], "/", "{o}");
+}
+
+#[test]
+fn root_exec_same_namespaces_as_init() {
+    let rt = Runtime::new();
+    let b = sleeper("execns");
+    let c = running(&rt, &b);
+    let o = c.exec(&[], &["sh", "-c", "ls -l /proc/self/ns/ | sed 's/.*-> //'"]);
+    o.ok();
+    for ns in ["pid", "net", "ipc", "uts", "mnt", "cgroup"] {
+        let want = ns_link(c.pid(), ns);
+        assert!(
+            o.stdout.lines().any(|l| l == want),
+            "{ns} {want} not in {o}"
+        );
+    }
+}
+
+#[test]
+fn root_exec_stdin_stdout_stderr() {
+    let rt = Runtime::new();
+    let b = sleeper("execio");
+    let c = running(&rt, &b);
+    let o = rt.cmd_input(
+        &["exec", &c.id, "sh", "-c", "cat; echo to-err >&2"],
+        b"line one\nline two\n",
+    );
+    o.ok();
+    assert_eq!(o.stdout, "line one\nline two\n");
+    assert_eq!(o.stderr, "to-err\n");
+}
+
+#[test]
+fn root_exec_cwd() {
+    let rt = Runtime::new();
+    let b = sleeper("execcwd");
+    let c = running(&rt, &b);
+    let o = c.exec(&["--cwd", "/etc"], &["pwd"]);
+    o.ok();
+    assert_eq!(o.stdout, "/etc\n");
+}
+
+#[test]
+fn root_exec_user() {
+    let rt = Runtime::new();
+    let b = sleeper("execuser");
+    let c = running(&rt, &b);
+    let o = c.exec(&["-u", "1000:1000"], &["id"]);
+    o.ok();
+    assert!(o.stdout.starts_with("uid=1000 gid=1000"), "{o}");
+}
+
+#[test]
+fn root_exec_inherits_security_settings() {
+    let rt = Runtime::new();
+    let b = sleeper("execsec")
+        .set("/process/noNewPrivileges", json!(true))
+        .set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let c = running(&rt, &b);
+    let o = c.exec(&[], &["cat", "/proc/self/status"]);
+    o.ok();
+    let field = |k: &str| -> String {
+        o.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(field("NoNewPrivs"), "1");
+    assert_eq!(field("CapBnd"), "0000000020000420");
+    assert!(field("Uid").starts_with("1000"), "{o}");
+}
+
+#[test]
+fn root_exec_process_json() {
+    let rt = Runtime::new();
+    let b = sleeper("execp");
+    let c = running(&rt, &b);
+    let p = json!({
+        "terminal": false,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["sh", "-c", "pwd; echo $bird"],
+        "env": ["PATH=/bin", "bird=789"],
+        "cwd": "/tmp"
+    });
+    let pf = b.path("process.json");
+    fs::write(&pf, serde_json::to_vec(&p).unwrap()).unwrap();
+    let o = c.exec(&["-p", pf.to_str().unwrap()], &[]);
+    o.ok();
+    assert_eq!(o.stdout, "/tmp\n789\n");
+}
+
+#[test]
+fn root_exec_missing_binary_fails() {
+    let rt = Runtime::new();
+    let b = sleeper("execmissing");
+    let c = running(&rt, &b);
+    let o = c.exec(&[], &["/no/such/binary"]);
+    o.fails();
+    assert_eq!(c.status(), "running");
+}
+
+#[test]
+fn root_exec_in_stopped_container_fails() {
+    let rt = Runtime::new();
+    let b = Bundle::new("execstopped").sh("exit 0");
+    let c = running(&rt, &b);
+    assert_eq!(c.wait_exit(), 0);
+    c.wait_status("stopped");
+    c.exec(&[], &["true"]).fails();
+}
+
+#[test]
+fn root_exec_in_paused_container_fails() {
+    let rt = Runtime::new();
+    let b = sleeper("execpaused");
+    let c = running(&rt, &b);
+    c.cmd(&["pause", &c.id]).ok();
+    c.exec(&[], &["true"]).fails();
+    c.cmd(&["resume", &c.id]).ok();
+    c.exec(&[], &["true"]).ok();
+}
+
+#[test]
+fn root_exec_unknown_container_fails() {
+    let rt = Runtime::new();
+    rt.cmd(&["exec", &unique("nosuch"), "true"]).fails();
+}
+
+#[test]
+fn root_exec_pid_file() {
+    let rt = Runtime::new();
+    let b = sleeper("execpidfile");
+    let c = running(&rt, &b);
+    let pf = b.path("exec.pid");
+    let o = c.exec(
+        &["--pid-file", pf.to_str().unwrap()],
+        &["sh", "-c", "cut -d' ' -f4 /proc/self/stat"],
+    );
+    o.ok();
+    let content = fs::read_to_string(&pf).unwrap();
+    assert!(
+        !content.is_empty() && content.bytes().all(|b| b.is_ascii_digit()),
+        "{content:?}"
+    );
+}
+
+#[test]
+fn root_exec_concurrent() {
+    let rt = Runtime::new();
+    let b = sleeper("execmany");
+    let c = running(&rt, &b);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let rt = &rt;
+                let id = c.id.clone();
+                s.spawn(move || rt.cmd(&["exec", &id, "sh", "-c", &format!("echo {i}")]))
+            })
+            .collect();
+        for (i, h) in hs.into_iter().enumerate() {
+            let o = h.join().unwrap();
+            o.ok();
+            assert_eq!(o.stdout, format!("{i}\n"));
+        }
+    });
+}
