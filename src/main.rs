@@ -29,9 +29,6 @@ struct Cli {
     /// Use systemd for cgroups (needs a running systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Accepted for compatibility with runc (auto, true, false)
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
-    rootless: Option<String>,
     /// Accepted for compatibility with runc (criu is not used)
     #[arg(long, global = true, hide = true)]
     criu: Option<String>,
@@ -556,7 +553,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            if id.is_empty() {
+            if id.is_empty() || myrt::spec::validate_id(&id).is_err() {
                 log.error(&format!("{op}: {e}"));
             } else {
                 log.error(&format!("{op} {id}: {e}"));

@@ -824,6 +824,8 @@ fn exec_child(
     av.push(std::ptr::null());
     let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     ev.push(std::ptr::null());
+    // A detached exec outlives us.
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
     unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
     Err(format!(
         "exec {}: {}",

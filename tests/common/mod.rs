@@ -64,7 +64,11 @@ pub fn assert_myrt_error(stderr: &str, op: &str, id: &str, names: &[&str]) {
     if !is_myrt() {
         return;
     }
-    let prefix = format!("myrt: {op} {id}: ");
+    let prefix = if id.is_empty() {
+        format!("myrt: {op}: ")
+    } else {
+        format!("myrt: {op} {id}: ")
+    };
     let line = stderr
         .lines()
         .find(|l| l.starts_with(&prefix))
