@@ -836,11 +836,10 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
                     .split_whitespace()
                     .nth(col)
                     .and_then(|p| p.parse::<i32>().ok())
+                    && pids.contains(&p)
                 {
-                    if pids.contains(&p) {
-                        s.push_str(l);
-                        s.push('\n');
-                    }
+                    s.push_str(l);
+                    s.push('\n');
                 }
             }
             Ok(s)

@@ -501,13 +501,11 @@ fn init_child(
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
     let nnp = p.no_new_privileges() == Some(true);
-    if !nnp {
-        if let Some(prog) = &a.seccomp {
-            // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
-            // load it while we still have it.
-            prog.load()
-                .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-        }
+    if !nnp && let Some(prog) = &a.seccomp {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
+        // load it while we still have it.
+        prog.load()
+            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
     }
     caps.drop_bounding().map_err(s)?;
     security::set_user(p).map_err(s)?;
@@ -555,12 +553,11 @@ fn init_child(
             fail_after_start(&e.to_string());
         }
     }
-    if nnp {
-        if let Some(prog) = &a.seccomp {
-            if let Err(e) = prog.load() {
-                fail_after_start(&format!("linux.seccomp: load: {e}"));
-            }
-        }
+    if nnp
+        && let Some(prog) = &a.seccomp
+        && let Err(e) = prog.load()
+    {
+        fail_after_start(&format!("linux.seccomp: load: {e}"));
     }
     exec(&exe, &argv, &envp)
 }
@@ -799,11 +796,9 @@ fn exec_child(
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
     let nnp = p.no_new_privileges() == Some(true);
-    if !nnp {
-        if let Some(prog) = &a.seccomp {
-            prog.load()
-                .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-        }
+    if !nnp && let Some(prog) = &a.seccomp {
+        prog.load()
+            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
     }
     caps.drop_bounding().map_err(s)?;
     security::set_user(p).map_err(s)?;
@@ -814,11 +809,9 @@ fn exec_child(
     std::env::set_current_dir(p.cwd()).map_err(|e| format!("cwd {}: {e}", p.cwd().display()))?;
     security::close_fds(a.preserve_fds).map_err(s)?;
     let (argv, envp) = exec_vectors(p, env)?;
-    if nnp {
-        if let Some(prog) = &a.seccomp {
-            prog.load()
-                .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-        }
+    if nnp && let Some(prog) = &a.seccomp {
+        prog.load()
+            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
     }
     let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     av.push(std::ptr::null());

@@ -7,8 +7,7 @@
 //! so a symlink planted by the container cannot redirect a mount to the host.
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use crate::sys::{self, cstr, fd_path};
@@ -529,16 +528,25 @@ const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
     ("/dev/tty", 5, 0),
 ];
 
-fn make_device(
-    rootfd: &OwnedFd,
-    path: &Path,
+/// A device node to create.
+struct Node<'a> {
+    path: &'a Path,
     kind: libc::mode_t,
     major: u32,
     minor: u32,
     mode: u32,
     owner: Option<(u32, u32)>,
-    userns: bool,
-) -> sys::Result<()> {
+}
+
+fn make_device(rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
+    let Node {
+        path,
+        kind,
+        major,
+        minor,
+        mode,
+        owner,
+    } = *n;
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = cstr(path.file_name().unwrap_or_default());
     let dirfd = mkdir_all(rootfd, parent, false)?;
@@ -569,10 +577,10 @@ fn make_device(
     if unsafe { libc::fchmodat(d, name.as_ptr(), mode & 0o7777, 0) } < 0 {
         return Err(sys::last(format!("chmod {}", path.display())));
     }
-    if let Some((uid, gid)) = owner {
-        if unsafe { libc::fchownat(d, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
-            return Err(sys::last(format!("chown {}", path.display())));
-        }
+    if let Some((uid, gid)) = owner
+        && unsafe { libc::fchownat(d, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) } < 0
+    {
+        return Err(sys::last(format!("chown {}", path.display())));
     }
     Ok(())
 }
@@ -587,12 +595,14 @@ fn create_devices(
         for (path, major, minor) in DEFAULT_DEVICES {
             make_device(
                 rootfd,
-                Path::new(path),
-                libc::S_IFCHR,
-                major,
-                minor,
-                0o666,
-                None,
+                &Node {
+                    path: Path::new(path),
+                    kind: libc::S_IFCHR,
+                    major,
+                    minor,
+                    mode: 0o666,
+                    owner: None,
+                },
                 userns,
             )
             .map_err(|e| Error::Field {
@@ -646,12 +656,14 @@ fn create_devices(
         };
         make_device(
             rootfd,
-            d.path(),
-            kind,
-            d.major() as u32,
-            d.minor() as u32,
-            d.file_mode().unwrap_or(0o666),
-            owner,
+            &Node {
+                path: d.path(),
+                kind,
+                major: d.major() as u32,
+                minor: d.minor() as u32,
+                mode: d.file_mode().unwrap_or(0o666),
+                owner,
+            },
             userns,
         )
         .map_err(|e| Error::Field {
@@ -835,16 +847,6 @@ pub fn sysctl(spec: &Spec) -> Result<()> {
         sys::write_file(&path, v.as_bytes()).field(|| format!("linux.sysctl.{k}"))?;
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn owned(fd: i32) -> OwnedFd {
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-#[allow(dead_code)]
-fn bytes(p: &Path) -> &[u8] {
-    p.as_os_str().as_bytes()
 }
 
 #[cfg(test)]

@@ -209,13 +209,13 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 format!("duplicate namespace {:?}", ns.typ()),
             ));
         }
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                return Err(invalid(
-                    format!("linux.namespaces[{i}].path"),
-                    format!("{:?} is not an absolute path", p),
-                ));
-            }
+        if let Some(p) = ns.path()
+            && !p.is_absolute()
+        {
+            return Err(invalid(
+                format!("linux.namespaces[{i}].path"),
+                format!("{:?} is not an absolute path", p),
+            ));
         }
     }
     if !has_namespace(spec, LinuxNamespaceType::Mount) {
@@ -301,8 +301,8 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             return Err(invalid(format!("linux.sysctl.{key}"), "invalid key"));
         }
     }
-    if let Some(p) = linux.rootfs_propagation() {
-        if !matches!(
+    if let Some(p) = linux.rootfs_propagation()
+        && !matches!(
             p.as_str(),
             "" | "private"
                 | "rprivate"
@@ -312,12 +312,12 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 | "rshared"
                 | "unbindable"
                 | "runbindable"
-        ) {
-            return Err(invalid(
-                "linux.rootfsPropagation",
-                format!("{p:?} is not a propagation mode"),
-            ));
-        }
+        )
+    {
+        return Err(invalid(
+            "linux.rootfsPropagation",
+            format!("{p:?} is not a propagation mode"),
+        ));
     }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {
