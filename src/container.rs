@@ -75,10 +75,10 @@ fn check_id(id: &str) -> Result<()> {
 pub fn status_of(dir: &Dir, st: &State) -> Status {
     if !st.alive() {
         Status::Stopped
-    } else if dir.fifo().exists() {
-        Status::Created
     } else if Cgroup::new(&st.cgroup_path).is_frozen().unwrap_or(false) {
         Status::Paused
+    } else if dir.fifo().exists() {
+        Status::Created
     } else {
         Status::Running
     }
@@ -320,10 +320,21 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
         };
         let r = unsafe { libc::poll(&mut pfd, 1, 100) };
         if r > 0 && pfd.revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
-            if n == 1 {
+            let mut b = [0u8; 4096];
+            let n = unsafe {
+                libc::read(
+                    fifo.as_raw_fd(),
+                    b.as_mut_ptr() as *mut libc::c_void,
+                    b.len(),
+                )
+            };
+            if n > 0 && b[0] == b'0' {
                 break;
+            }
+            if n > 0 {
+                let _ = std::fs::remove_file(dir.fifo());
+                let _ = signal_init(st, libc::SIGKILL);
+                return Err(msg(String::from_utf8_lossy(&b[1..n as usize]).into_owned()));
             }
         }
         if !st.alive() {
@@ -936,6 +947,16 @@ pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
         Spec::default()
     };
     s.set_version("1.0.2-dev".into());
+    s.set_hostname(Some("myrt".into()));
+    if let Some(l) = s.linux_mut() {
+        // Deny every device but the defaults, as runc's default spec does.
+        let deny_all: oci_spec::runtime::LinuxDeviceCgroup =
+            serde_json::from_value(serde_json::json!({"allow": false, "access": "rwm"}))
+                .expect("device rule");
+        let mut r = l.resources().clone().unwrap_or_default();
+        r.set_devices(Some(vec![deny_all]));
+        l.set_resources(Some(r));
+    }
     if let Some(p) = s.process_mut() {
         p.set_terminal(Some(true));
     }

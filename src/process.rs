@@ -202,6 +202,12 @@ pub struct InitArgs<'a> {
     pub lock_fd: Option<RawFd>,
 }
 
+/// Handles the parent opens for the child.
+struct Handles {
+    fifo: OwnedFd,
+    procfd: OwnedFd,
+}
+
 /// The container's init as the parent sees it after `create`.
 pub struct Init {
     pub pid: i32,
@@ -259,6 +265,18 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     let caps = Caps::resolve(process_of(a.spec).capabilities().as_ref())?;
     let (ours, theirs) = Channel::pair()?;
     let cg_fd = a.cgroup.dir_fd()?;
+    // The exec FIFO and a handle on the host's procfs, opened here so the
+    // child needs no access to the state dir (a user namespace's root may
+    // not be able to reach it), and kept across pivot_root to reopen the
+    // FIFO for writing once `create` is done.
+    let fifo = sys::open(&a.fifo, libc::O_PATH, 0)?;
+    let procfd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(procfd.as_raw_fd(), &mut sfs) } < 0 || sfs.f_type != PROC_SUPER_MAGIC
+    {
+        return Err(Error::Child("/proc is not procfs".into()));
+    }
+    let handles = Handles { fifo, procfd };
 
     let pid = sys::clone3(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
     // Back to our own namespaces for children (hooks run from here).
@@ -268,7 +286,7 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     let pid = pid?;
     if pid == 0 {
         drop(ours);
-        let err = init_child(&a, &theirs, &joins, cgroupns, userns, &caps);
+        let err = init_child(&a, &theirs, &joins, cgroupns, userns, &caps, handles);
         let msg = match err {
             Err(e) => e,
             Ok(never) => match never {},
@@ -382,7 +400,9 @@ fn init_child(
     cgroupns: bool,
     userns: bool,
     caps: &Caps,
+    handles: Handles,
 ) -> ChildResult {
+    let Handles { fifo, procfd } = handles;
     if let Some(fd) = a.lock_fd {
         unsafe { libc::close(fd) };
     }
@@ -425,16 +445,6 @@ fn init_child(
         if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
             return Err(format!("domainname: {}", sys::last("setdomainname")));
         }
-    }
-
-    // The exec FIFO and a handle on the host's procfs, both kept across
-    // pivot_root, to reopen the FIFO for writing once `create` is done.
-    let fifo = sys::open(&a.fifo, libc::O_PATH, 0).map_err(s)?;
-    let procfd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(s)?;
-    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(procfd.as_raw_fd(), &mut sfs) } < 0 || sfs.f_type != PROC_SUPER_MAGIC
-    {
-        return Err("/proc of the host is not procfs".into());
     }
 
     let plan = rootfs::Plan {
@@ -537,21 +547,24 @@ fn init_child(
             std::io::Error::last_os_error()
         ));
     }
-    unsafe {
-        libc::write(w, b"0".as_ptr() as *const libc::c_void, 1);
-        libc::close(w);
-    }
     drop(fifo);
     drop(procfd);
+    // startContainer hooks run now, in the container, and their failure is
+    // reported to `start` through the FIFO: "0" is success, "1<error>" not.
     if let Some(h) = a.spec.hooks() {
-        let start_state = states;
         if let Err(e) = hooks::run(
             hooks::Kind::StartContainer,
             hooks::hooks_of(h, hooks::Kind::StartContainer),
-            &start_state,
+            &states,
         ) {
-            fail_after_start(&e.to_string());
+            let m = format!("1{e}");
+            unsafe { libc::write(w, m.as_ptr() as *const libc::c_void, m.len()) };
+            unsafe { libc::_exit(127) };
         }
+    }
+    unsafe {
+        libc::write(w, b"0".as_ptr() as *const libc::c_void, 1);
+        libc::close(w);
     }
     if nnp
         && let Some(prog) = &a.seccomp
@@ -712,6 +725,13 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let r = (|| -> Result<Option<OwnedFd>> {
         if cg_fd.is_none() {
             a.cgroup.add_pid(pid)?;
+        }
+        if let Some(adj) = a.process.oom_score_adj() {
+            sys::write_file(
+                &format!("/proc/{pid}/oom_score_adj"),
+                adj.to_string().as_bytes(),
+            )
+            .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
         }
         ours.send(GO, &[])?;
         let mut master = None;
