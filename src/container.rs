@@ -270,6 +270,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                 preserve_fds: o.preserve_fds,
                 seccomp,
                 lock_fd: dir.lock_fd(),
+                stub: crate::security::ExecStub::new(),
             },
             &mut runner,
         )?;
@@ -745,6 +746,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         preserve_fds: o.preserve_fds,
         seccomp,
         lock_fd: dir.lock_fd(),
+        stub: crate::security::ExecStub::new(),
     })?;
     if let Some(pf) = &o.pid_file {
         write_pid_file(pf, pid)?;

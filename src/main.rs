@@ -271,6 +271,10 @@ fn parse_size(s: &str) -> Result<i64, String> {
 }
 
 fn main() {
+    // Non-dumpable from the start: the container's processes are forks of
+    // this one, and must not be ptrace-able or have their /proc/<pid>/exe
+    // (this binary) opened from inside the container before their execve.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let cli = Cli::parse();
     let mut log = Logger {
         file: cli.log.as_ref().and_then(|p| {

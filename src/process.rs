@@ -14,7 +14,7 @@ use crate::cgroups::Cgroup;
 use crate::hooks;
 use crate::namespaces::{self, Join};
 use crate::rootfs;
-use crate::security::{self, Caps, seccomp};
+use crate::security::{self, Caps, ExecStub, seccomp};
 use crate::sys;
 use crate::tty;
 
@@ -200,6 +200,8 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<seccomp::Program>,
     /// The state dir's lock fd, closed first thing in the child.
     pub lock_fd: Option<RawFd>,
+    /// The sealed exec trampoline (see `security::ExecStub`).
+    pub stub: Option<ExecStub>,
 }
 
 /// Handles the parent opens for the child.
@@ -500,7 +502,12 @@ fn init_child(
         .map_err(s)?;
     }
 
+    // runc creates a missing cwd; do it while the root is still writable.
+    if let Ok(rootfd) = sys::open(&root, libc::O_PATH | libc::O_DIRECTORY, 0) {
+        let _ = rootfs::mkdir_all(&rootfd, p.cwd(), false);
+    }
     rootfs::enter(a.spec, &root, a.no_pivot).map_err(s)?;
+    let cwd = open_cwd(p.cwd())?;
     if let Some(peer) = &slave {
         tty::become_console(peer).map_err(s)?;
     }
@@ -524,8 +531,8 @@ fn init_child(
 
     let env = container_env(p);
     let exe = find_executable(p, &env)?;
-    std::env::set_current_dir(p.cwd())
-        .map_err(|e| format!("process.cwd ({}): {e}", p.cwd().display()))?;
+    enter_cwd(&cwd, p.cwd())?;
+    drop(cwd);
     security::close_fds(a.preserve_fds).map_err(s)?;
     let (argv, envp) = exec_vectors(p, env)?;
 
@@ -551,16 +558,16 @@ fn init_child(
     drop(procfd);
     // startContainer hooks run now, in the container, and their failure is
     // reported to `start` through the FIFO: "0" is success, "1<error>" not.
-    if let Some(h) = a.spec.hooks() {
-        if let Err(e) = hooks::run(
+    if let Some(h) = a.spec.hooks()
+        && let Err(e) = hooks::run(
             hooks::Kind::StartContainer,
             hooks::hooks_of(h, hooks::Kind::StartContainer),
             &states,
-        ) {
-            let m = format!("1{e}");
-            unsafe { libc::write(w, m.as_ptr() as *const libc::c_void, m.len()) };
-            unsafe { libc::_exit(127) };
-        }
+        )
+    {
+        let m = format!("1{e}");
+        unsafe { libc::write(w, m.as_ptr() as *const libc::c_void, m.len()) };
+        unsafe { libc::_exit(127) };
     }
     unsafe {
         libc::write(w, b"0".as_ptr() as *const libc::c_void, 1);
@@ -572,7 +579,7 @@ fn init_child(
     {
         fail_after_start(&format!("linux.seccomp: load: {e}"));
     }
-    exec(&exe, &argv, &envp)
+    exec(a.stub.as_ref(), &exe, &argv, &envp)
 }
 
 fn fail_after_start(msg: &str) -> ! {
@@ -583,17 +590,46 @@ fn fail_after_start(msg: &str) -> ! {
     }
 }
 
-fn exec(exe: &CString, argv: &[CString], envp: &[CString]) -> ChildResult {
+fn exec(stub: Option<&ExecStub>, exe: &CString, argv: &[CString], envp: &[CString]) -> ChildResult {
     let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     av.push(std::ptr::null());
     let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     ev.push(std::ptr::null());
+    if let Some(stub) = stub {
+        // Only returns if execveat itself failed (e.g. a seccomp profile
+        // that forbids it): then exec directly.
+        let _ = stub.exec(exe, argv, envp);
+    }
     unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
-    fail_after_start(&format!(
+    Err(format!(
         "exec {}: {}",
         exe.to_string_lossy(),
         std::io::Error::last_os_error()
     ))
+}
+
+/// Open `process.cwd` inside the container (still privileged): resolved
+/// without leaving the root and without magic links (CVE-2024-21626: a cwd
+/// such as /proc/self/fd/N must not land on an fd of the runtime).
+fn open_cwd(cwd: &Path) -> std::result::Result<OwnedFd, String> {
+    let field = || format!("process.cwd ({})", cwd.display());
+    let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| format!("{}: {e}", field()))?;
+    sys::open_in_root(root.as_raw_fd(), cwd, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| format!("{}: {e}", field()))
+}
+
+/// Change into the cwd opened by `open_cwd` (as the container user), and
+/// check that it is inside the container's root.
+fn enter_cwd(dir: &OwnedFd, cwd: &Path) -> std::result::Result<(), String> {
+    let field = || format!("process.cwd ({})", cwd.display());
+    if unsafe { libc::fchdir(dir.as_raw_fd()) } < 0 {
+        return Err(format!("{}: {}", field(), sys::last("chdir")));
+    }
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(format!("{}: is outside the container", field())),
+    }
 }
 
 /// `process.env`, plus HOME from the container's /etc/passwd when it is
@@ -690,6 +726,7 @@ pub struct ExecArgs<'a> {
     pub preserve_fds: u32,
     pub seccomp: Option<seccomp::Program>,
     pub lock_fd: Option<RawFd>,
+    pub stub: Option<ExecStub>,
 }
 
 /// Start a process inside a running container's namespaces and cgroup.
@@ -813,6 +850,7 @@ fn exec_child(
         }
         tty::become_console(&peer).map_err(s)?;
     }
+    let cwd = open_cwd(p.cwd())?;
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
     let nnp = p.no_new_privileges() == Some(true);
@@ -826,25 +864,17 @@ fn exec_child(
     security::set_no_new_privs(p).map_err(s)?;
     let env = container_env(p);
     let exe = find_executable(p, &env).map_err(|e| format!("exec: {e}"))?;
-    std::env::set_current_dir(p.cwd()).map_err(|e| format!("cwd {}: {e}", p.cwd().display()))?;
+    enter_cwd(&cwd, p.cwd())?;
+    drop(cwd);
     security::close_fds(a.preserve_fds).map_err(s)?;
     let (argv, envp) = exec_vectors(p, env)?;
     if nnp && let Some(prog) = &a.seccomp {
         prog.load()
             .map_err(|e| format!("linux.seccomp: load: {e}"))?;
     }
-    let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
-    av.push(std::ptr::null());
-    let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
-    ev.push(std::ptr::null());
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
-    Err(format!(
-        "exec {}: {}",
-        exe.to_string_lossy(),
-        std::io::Error::last_os_error()
-    ))
+    exec(a.stub.as_ref(), &exe, &argv, &envp)
 }
 
 /// Block the signals the foreground supervisor handles; call before the

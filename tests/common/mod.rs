@@ -623,8 +623,12 @@ pub fn mounts_mentioning(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Mount points of the cgroup hierarchies (v1 controllers, name=systemd, unified).
+/// Mount points of the cgroup hierarchies (v1 controllers, name=systemd,
+/// unified); on a cgroup v2 host, the one unified hierarchy.
 pub fn cgroup_mounts() -> Vec<PathBuf> {
+    if is_cgroup2() {
+        return vec![PathBuf::from(CGROUP_ROOT)];
+    }
     let mut v: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -640,6 +644,47 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
         .map(|m| m.join(CGROUP_PARENT.trim_start_matches('/')).join(name))
         .filter(|p| p.is_dir())
         .collect()
+}
+
+/// Where the cgroup file systems are mounted.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// True when `/sys/fs/cgroup` is a cgroup2 mount (unified mode), detected the
+/// way runc does (`statfs` magic). False on this v1 hybrid host; true in
+/// `../shared/tools/cgroup2-vm`.
+pub fn is_cgroup2() -> bool {
+    static V2: OnceLock<bool> = OnceLock::new();
+    *V2.get_or_init(|| {
+        nix::sys::statfs::statfs(CGROUP_ROOT)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+    })
+}
+
+/// Panics unless the host is in cgroup v2 (unified) mode.
+#[track_caller]
+pub fn assert_cgroup2() {
+    assert!(
+        is_cgroup2(),
+        "{CGROUP_ROOT} is not a cgroup2 mount: this test needs a cgroup v2 (unified) host; \
+         run it inside the VM with .ci/cgroup2"
+    );
+}
+
+/// The cgroup v2 directory of container `id`: `/sys/fs/cgroup/myrt-test/<id>`.
+pub fn cgroup_v2_dir(id: &str) -> PathBuf {
+    Path::new(CGROUP_ROOT)
+        .join(CGROUP_PARENT.trim_start_matches('/'))
+        .join(id)
+}
+
+/// Reads a file of container `id`'s cgroup v2 directory (trimmed).
+#[track_caller]
+pub fn cgroup_v2_read(id: &str, file: &str) -> String {
+    let p = cgroup_v2_dir(id).join(file);
+    fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
 /// The v1 cgroup directory of container `id` for `controller` (e.g. "memory").
