@@ -515,6 +515,8 @@ fn init_child(
     if !a.no_new_keyring {
         security::new_session_keyring(a.id);
     }
+    security::set_personality(a.spec).map_err(s)?;
+    security::set_io_priority(p).map_err(s)?;
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
     let nnp = p.no_new_privileges() == Some(true);
@@ -851,6 +853,7 @@ fn exec_child(
         tty::become_console(&peer).map_err(s)?;
     }
     let cwd = open_cwd(p.cwd())?;
+    security::set_io_priority(p).map_err(s)?;
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
     let nnp = p.no_new_privileges() == Some(true);

@@ -8,6 +8,7 @@
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::sys::{self, cstr, fd_path};
@@ -123,6 +124,77 @@ pub struct Options {
     pub data: Vec<String>,
     pub bind: bool,
     pub recursive: bool,
+    /// Recursive mount attributes (`rro`, `rnosuid`...): MOUNT_ATTR_* to
+    /// set and to clear with mount_setattr(AT_RECURSIVE).
+    pub rec_set: u64,
+    pub rec_clr: u64,
+    pub tmpcopyup: bool,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const MOUNT_ATTR__ATIME: u64 = 0x70;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MS_NOSYMFOLLOW: libc::c_ulong = 0x100;
+
+/// MOUNT_ATTR_* (set, clear) of a recursive option name.
+fn recursive_attr(name: &str) -> Option<(u64, u64)> {
+    Some(match name {
+        "rro" => (MOUNT_ATTR_RDONLY, 0),
+        "rrw" => (0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => (0, MOUNT_ATTR_NOSUID),
+        "rnodev" => (MOUNT_ATTR_NODEV, 0),
+        "rdev" => (0, MOUNT_ATTR_NODEV),
+        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (0, MOUNT_ATTR__ATIME),
+        "rnorelatime" | "ratime" => (0, MOUNT_ATTR__ATIME),
+        "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME),
+        "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME),
+        _ => return None,
+    })
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(fd, "", AT_EMPTY_PATH|AT_RECURSIVE): apply attributes to
+/// a whole mount tree (the recursive `r*` options).
+fn set_recursive_attrs(fd: &OwnedFd, set: u64, clr: u64) -> sys::Result<()> {
+    const AT_RECURSIVE: libc::c_int = 0x8000;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = cstr("");
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(sys::last("mount_setattr (recursive mount options)"));
+    }
+    Ok(())
 }
 
 pub fn parse_options(opts: &[String]) -> Options {
@@ -168,8 +240,18 @@ pub fn parse_options(opts: &[String]) -> Options {
                 o.propagation.push(propagation(opt).unwrap_or(0));
                 (0, 0)
             }
-            // Accepted and meaningless here (runc's tmpfs copy-up is not done).
-            "tmpcopyup" => (0, 0),
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                (0, 0)
+            }
+            "nosymfollow" => (MS_NOSYMFOLLOW, 0),
+            "symfollow" => (0, MS_NOSYMFOLLOW),
+            other if recursive_attr(other).is_some() => {
+                let (set, clr) = recursive_attr(other).unwrap_or_default();
+                o.rec_set = (o.rec_set & !clr) | set;
+                o.rec_clr |= clr;
+                (0, 0)
+            }
             other => {
                 o.data.push(other.to_string());
                 (0, 0)
@@ -232,6 +314,79 @@ fn remount_bind(target: &str, flags: libc::c_ulong) -> sys::Result<()> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Copy a directory tree (files, dirs, symlinks, modes and owners) from one
+/// directory fd to another, never following symlinks (for `tmpcopyup`).
+fn copy_tree(from: &OwnedFd, to: &OwnedFd) -> sys::Result<()> {
+    let dir = std::fs::read_dir(fd_path(from)).map_err(|e| sys::io_err("read dir", e))?;
+    for ent in dir.flatten() {
+        let name = cstr(ent.file_name());
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let flags = libc::AT_SYMLINK_NOFOLLOW;
+        if unsafe { libc::fstatat(from.as_raw_fd(), name.as_ptr(), &mut st, flags) } < 0 {
+            continue;
+        }
+        let mode = st.st_mode & 0o7777;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {
+                unsafe { libc::mkdirat(to.as_raw_fd(), name.as_ptr(), mode) };
+                let sub_from = openat(from, &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+                let sub_to = openat(to, &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+                copy_tree(&sub_from, &sub_to)?;
+            }
+            libc::S_IFREG => {
+                let src = openat(from, &name, libc::O_RDONLY, 0)?;
+                let dst = openat(
+                    to,
+                    &name,
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                    mode,
+                )?;
+                std::io::copy(&mut std::fs::File::from(src), &mut std::fs::File::from(dst))
+                    .map_err(|e| sys::io_err("tmpcopyup: copy", e))?;
+            }
+            libc::S_IFLNK => {
+                let mut buf = vec![0u8; libc::PATH_MAX as usize];
+                let n = unsafe {
+                    libc::readlinkat(
+                        from.as_raw_fd(),
+                        name.as_ptr(),
+                        buf.as_mut_ptr() as *mut libc::c_char,
+                        buf.len(),
+                    )
+                };
+                if n < 0 {
+                    continue;
+                }
+                buf.truncate(n as usize);
+                let target = cstr(std::ffi::OsStr::from_bytes(&buf));
+                unsafe { libc::symlinkat(target.as_ptr(), to.as_raw_fd(), name.as_ptr()) };
+            }
+            _ => continue,
+        }
+        unsafe { libc::fchownat(to.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, flags) };
+    }
+    Ok(())
+}
+
+/// `openat` relative to a directory fd, never following a final symlink.
+fn openat(dir: &OwnedFd, name: &std::ffi::CStr, flags: i32, mode: u32) -> sys::Result<OwnedFd> {
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            mode,
+        )
+    };
+    if fd < 0 {
+        return Err(sys::last(format!(
+            "tmpcopyup: open {}",
+            name.to_string_lossy()
+        )));
+    }
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
 /// Cgroup hierarchies mounted on the host: (mount point, fs type, super options).
@@ -350,9 +505,20 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
         let target =
             sys::open_in_root(rootfd.as_raw_fd(), m.destination(), libc::O_PATH).field(field)?;
         let tp = fd_path(&target);
+        if let Some(bad) = opts.data.first() {
+            // A bind mount takes no filesystem data: an option we do not
+            // know must not be dropped silently (it may have meant "ro").
+            return Err(Error::Invalid {
+                field: format!("mounts[{i}].options"),
+                msg: format!("unknown or unsupported bind mount option {bad:?}"),
+            });
+        }
         let want = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
         if want != 0 {
             remount_bind(&tp, want).field(field)?;
+        }
+        if opts.rec_set != 0 || opts.rec_clr != 0 {
+            set_recursive_attrs(&target, opts.rec_set, opts.rec_clr).field(field)?;
         }
         for prop in &opts.propagation {
             sys::mount(None, &tp, None, *prop, None).field(field)?;
@@ -384,6 +550,12 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.to_string());
+    // tmpcopyup: the new tmpfs starts with a copy of what it hides.
+    let copy_from = if opts.tmpcopyup && typ == "tmpfs" {
+        Some(sys::open(Path::new(&tp), libc::O_RDONLY | libc::O_DIRECTORY, 0).field(field)?)
+    } else {
+        None
+    };
     let data = opts.data.join(",");
     let flags = opts.flags & !libc::MS_REMOUNT;
     let r = sys::mount(
@@ -409,6 +581,20 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
                 source: e,
             });
         }
+    }
+    if let Some(from) = copy_from {
+        let to = sys::open_in_root(
+            rootfd.as_raw_fd(),
+            m.destination(),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )
+        .field(field)?;
+        copy_tree(&from, &to).field(field)?;
+    }
+    if opts.rec_set != 0 || opts.rec_clr != 0 {
+        let t2 =
+            sys::open_in_root(rootfd.as_raw_fd(), m.destination(), libc::O_PATH).field(field)?;
+        set_recursive_attrs(&t2, opts.rec_set, opts.rec_clr).field(field)?;
     }
     if !opts.propagation.is_empty() {
         let t2 =

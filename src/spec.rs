@@ -197,6 +197,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
 
+    refuse_unsupported(spec)?;
     let linux = spec
         .linux()
         .as_ref()
@@ -328,6 +329,58 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Fields myrt does not implement: refused with an error rather than
+/// silently ignored (fail closed).
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    let no = |field: &str| Err(invalid(field, "not supported by myrt"));
+    if let Some(p) = spec.process() {
+        if p.scheduler().is_some() {
+            return no("process.scheduler");
+        }
+        if p.exec_cpu_affinity().is_some() {
+            return no("process.execCPUAffinity");
+        }
+        if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
+            return no("process.selinuxLabel");
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            return no(&format!("mounts[{i}].uidMappings"));
+        }
+        for o in m.options().iter().flatten() {
+            if o == "idmap" || o == "ridmap" {
+                return no(&format!("mounts[{i}].options ({o})"));
+            }
+        }
+    }
+    if let Some(l) = spec.linux() {
+        if l.intel_rdt().is_some() {
+            return no("linux.intelRdt");
+        }
+        if l.memory_policy().is_some() {
+            return no("linux.memoryPolicy");
+        }
+        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return no("linux.netDevices");
+        }
+        if l.mount_label().as_ref().is_some_and(|m| !m.is_empty()) && selinux_enabled() {
+            return no("linux.mountLabel");
+        }
+        if let Some(p) = l.personality()
+            && p.flags().as_ref().is_some_and(|f| !f.is_empty())
+        {
+            return no("linux.personality.flags");
+        }
+    }
+    Ok(())
+}
+
+/// SELinux labels are ignored on hosts without SELinux (as runc does).
+fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 /// Check a container id: `^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$`.

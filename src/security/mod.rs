@@ -192,6 +192,43 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
+/// `linux.personality` (the execution domain; flags are refused by `spec`).
+pub fn set_personality(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    use oci_spec::runtime::LinuxPersonalityDomain;
+    let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) else {
+        return Ok(());
+    };
+    let persona: libc::c_ulong = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    if unsafe { libc::personality(persona) } < 0 {
+        return Err(field("linux.personality", sys::last("personality")));
+    }
+    Ok(())
+}
+
+/// `process.ioPriority` through ioprio_set(IOPRIO_WHO_PROCESS, self).
+pub fn set_io_priority(p: &Process) -> Result<()> {
+    use oci_spec::runtime::IOPriorityClass;
+    let Some(io) = p.io_priority() else {
+        return Ok(());
+    };
+    let class: i64 = match io.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    if !(0..=7).contains(&io.priority()) {
+        return Err(field("process.ioPriority.priority", "must be 0..7"));
+    }
+    let value = (class << 13) | io.priority();
+    if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) } < 0 {
+        return Err(field("process.ioPriority", sys::last("ioprio_set")));
+    }
+    Ok(())
+}
+
 pub fn set_oom_score_adj(p: &Process) -> Result<()> {
     if let Some(v) = p.oom_score_adj() {
         sys::write_file("/proc/self/oom_score_adj", v.to_string().as_bytes())
