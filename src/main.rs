@@ -110,6 +110,9 @@ enum Cmd {
         /// Do not delete the container after it exits
         #[arg(long)]
         keep: bool,
+        /// Accepted for compatibility (myrt's foreground run always reaps)
+        #[arg(long = "no-subreaper", hide = true)]
+        no_subreaper: bool,
         id: String,
     },
     /// Run a process in a running container
@@ -189,7 +192,7 @@ enum Cmd {
         memory_reservation: Option<String>,
         #[arg(long = "memory-swap")]
         memory_swap: Option<String>,
-        #[arg(long = "cpu-shares")]
+        #[arg(long = "cpu-share", alias = "cpu-shares")]
         cpu_shares: Option<u64>,
         #[arg(long = "cpu-quota")]
         cpu_quota: Option<i64>,
@@ -348,6 +351,7 @@ fn main() {
             detach,
             keep,
             id,
+            ..
         } => (
             "run",
             id.clone(),
