@@ -143,8 +143,8 @@ rt() {
 	timeout -k 5 "$RT_TIMEOUT" "$RT" --root "$STATE_ROOT" "$@"
 }
 
-# new_bundle [ID]: fresh bundle in $CT/bundle with a copy of the rootfs and the
-# base config; sets BUNDLE, ID, CONFIG.
+# new_bundle [ID [DIR]]: fresh bundle (default $CT/bundle) with a copy of the
+# rootfs and the base config; sets BUNDLE, ID, CONFIG.
 new_bundle() {
 	ID=${1:-mc-$CHECK_SEQ-$$-$RANDOM}
 	BUNDLE=$CT/bundle
@@ -276,8 +276,8 @@ expect_create_error() {
 	no_cgroup_left "$ID" || fail "create failed but cgroup $(cgroup_dirs "$ID" | head -1) is left"
 }
 
-# expect_create_or_start_error WHAT: the user program must not run and one of
-# create/start must fail.
+# expect_create_or_start_error WHAT: create or start must fail (for errors a
+# runtime may find at either point).
 expect_create_or_start_error() {
 	if ctr_create; then
 		if ctr_start; then
@@ -287,7 +287,7 @@ expect_create_or_start_error() {
 	return 0
 }
 
-# host_pid_alive PID: exists and is not a zombie
+# pid_alive PID: exists and is not a zombie
 pid_alive() {
 	local st
 	[ -r "/proc/$1/stat" ] || return 1

@@ -141,6 +141,9 @@ fn overlay_of(spec: &Spec, dir: &Dir, rootfs: &Path) -> Result<Option<(Overlay, 
 struct HookRunner<'a> {
     spec: &'a Spec,
     template: State,
+    /// Set once the create hooks started: a failure from then on runs the
+    /// poststop hooks (runtime-spec lifecycle: "continue at poststop").
+    started: &'a std::cell::Cell<bool>,
 }
 
 impl process::Parent for HookRunner<'_> {
@@ -148,6 +151,7 @@ impl process::Parent for HookRunner<'_> {
         let Some(h) = self.spec.hooks() else {
             return Ok(());
         };
+        self.started.set(true);
         let state = self.hook_state(pid);
         for kind in [Kind::Prestart, Kind::CreateRuntime] {
             hooks::run(kind, hooks::hooks_of(h, kind), &state).map_err(|e| e.to_string())?;
@@ -209,6 +213,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
 
     let dir = Dir::create(&g.root, id)?;
     let cgroup = Cgroup::new(&cg_path);
+    let hooks_started = std::cell::Cell::new(false);
     let result = (|| -> Result<(State, Option<OwnedFd>)> {
         sys::write_atomic(
             &dir.config(),
@@ -253,6 +258,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         let mut runner = HookRunner {
             spec: &spec,
             template: template.clone(),
+            started: &hooks_started,
         };
         let init = process::spawn_init(
             InitArgs {
@@ -290,6 +296,19 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             // spawn_init; its mounts died with its mount namespace.
             let _ = cgroup.kill_all(libc::SIGKILL);
             let _ = cgroup.destroy();
+            if hooks_started.get()
+                && let Some(h) = spec.hooks()
+            {
+                let st = serde_json::json!({
+                    "ociVersion": state::OCI_VERSION, "id": id, "status": "stopped",
+                    "bundle": bundle, "rootfs": rootfs, "pid": 0,
+                });
+                hooks::run_warn(
+                    Kind::Poststop,
+                    hooks::hooks_of(h, Kind::Poststop),
+                    st.to_string().as_bytes(),
+                );
+            }
             let _ = dir.remove();
             Err(e)
         }
@@ -529,12 +548,6 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     };
     match status_of(&dir, &st) {
         Status::Stopped => {}
-        Status::Created => {
-            // runc's contract (containerd relies on it): a created container
-            // is deleted without --force.
-            let _ = signal_init(&st, libc::SIGKILL);
-            wait_dead(&st, Duration::from_secs(5));
-        }
         s if force => {
             if s == Status::Paused {
                 let _ = Cgroup::new(&st.cgroup_path).freeze(false);

@@ -208,6 +208,9 @@ pub struct InitArgs<'a> {
 struct Handles {
     fifo: OwnedFd,
     procfd: OwnedFd,
+    /// Namespaces to unshare after joining a user namespace by path (so
+    /// that they are owned by it).
+    unshare_later: i32,
 }
 
 /// The container's init as the parent sees it after `create`.
@@ -278,12 +281,27 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     {
         return Err(Error::Child("/proc is not procfs".into()));
     }
-    let handles = Handles { fifo, procfd };
+    // With a user namespace joined by path, the other new namespaces are
+    // created after joining it (only the pid namespace has to come from
+    // the clone), so that they are owned by that user namespace.
+    let mut unshare_later = 0;
+    if joins.iter().any(|j| j.typ == LinuxNamespaceType::User) {
+        unshare_later = flags & !libc::CLONE_NEWPID;
+        flags &= libc::CLONE_NEWPID;
+    }
+    let handles = Handles {
+        fifo,
+        procfd,
+        unshare_later,
+    };
 
     let pid = sys::clone3(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
-    // Back to our own namespaces for children (hooks run from here).
-    for (fd, t) in restore.iter().rev() {
-        let _ = sys::setns(fd.as_raw_fd(), *t, "restore namespace");
+    // Back to our own namespaces for children (hooks run from here); only
+    // in the parent: the child stays where it was born.
+    if !matches!(pid, Ok(0)) {
+        for (fd, t) in restore.iter().rev() {
+            let _ = sys::setns(fd.as_raw_fd(), *t, "restore namespace");
+        }
     }
     let pid = pid?;
     if pid == 0 {
@@ -323,7 +341,12 @@ fn drive_init(
     parent: &mut dyn Parent,
     linux: &oci_spec::runtime::Linux,
 ) -> Result<Option<OwnedFd>> {
-    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
+    let new_userns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    if new_userns {
         namespaces::write_id_maps(pid, linux)?;
     }
     if a.cgroup.dir_fd()?.is_none() {
@@ -404,7 +427,11 @@ fn init_child(
     caps: &Caps,
     handles: Handles,
 ) -> ChildResult {
-    let Handles { fifo, procfd } = handles;
+    let Handles {
+        fifo,
+        procfd,
+        unshare_later,
+    } = handles;
     if let Some(fd) = a.lock_fd {
         unsafe { libc::close(fd) };
     }
@@ -430,6 +457,9 @@ fn init_child(
             namespaces::enter(j)
                 .map_err(|e| format!("linux.namespaces ({}): {e}", namespaces::proc_name(j.typ)))?;
         }
+    }
+    if unshare_later != 0 && unsafe { libc::unshare(unshare_later) } < 0 {
+        return Err(format!("linux.namespaces: {}", sys::last("unshare")));
     }
     if cgroupns && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
         return Err(sys::last("unshare cgroup namespace").to_string());
@@ -746,7 +776,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
         restore = Some(own);
     }
     let pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
-    if let Some(own) = &restore {
+    if let Some(own) = restore.as_ref().filter(|_| !matches!(pid, Ok(0))) {
         let _ = sys::setns(own.as_raw_fd(), libc::CLONE_NEWPID, "restore pid namespace");
     }
     let pid = pid?;

@@ -225,6 +225,10 @@ pub fn parse_options(opts: &[String]) -> Options {
             "strictatime" => (libc::MS_STRICTATIME, 0),
             "nostrictatime" => (0, libc::MS_STRICTATIME),
             "lazytime" => (libc::MS_LAZYTIME, 0),
+            "iversion" => (libc::MS_I_VERSION, 0),
+            "noiversion" => (0, libc::MS_I_VERSION),
+            "silent" => (libc::MS_SILENT, 0),
+            "loud" => (0, libc::MS_SILENT),
             "nolazytime" => (0, libc::MS_LAZYTIME),
             "bind" => {
                 o.bind = true;
@@ -416,7 +420,9 @@ pub fn prepare(p: &Plan) -> Result<PathBuf> {
     let prop = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(propagation)
-        .filter(|f| f & libc::MS_SHARED == 0)
+        // Shared or unbindable would make the rootfs bind / pivot_root
+        // fail: those are applied to "/" after pivot_root (see `enter`).
+        .filter(|f| f & (libc::MS_SHARED | libc::MS_UNBINDABLE) == 0)
         .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
     sys::mount(None, "/", None, libc::MS_REC | prop, None)
         .field(|| "linux.rootfsPropagation".into())?;
@@ -755,8 +761,19 @@ fn make_device(rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
             None,
         );
     }
-    unsafe { libc::unlinkat(d, name.as_ptr(), 0) };
     let dev = libc::makedev(major, minor);
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatat(d, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
+        // An existing node is kept if it is the same device; anything else
+        // at that path is an error (runtime-spec, linux.devices).
+        if st.st_mode & libc::S_IFMT == kind && (kind == libc::S_IFIFO || st.st_rdev == dev) {
+            return Ok(());
+        }
+        return Err(sys::errno(
+            format!("{} exists and is not the requested device", path.display()),
+            libc::EEXIST,
+        ));
+    }
     if unsafe { libc::mknodat(d, name.as_ptr(), kind | (mode & 0o7777), dev) } < 0 {
         return Err(sys::last(format!("mknod {}", path.display())));
     }

@@ -162,14 +162,8 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         .ok_or_else(|| invalid("process", "missing (required)"))?;
     validate_process(process, "process")?;
 
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if !m.destination().is_absolute() {
-            return Err(invalid(
-                format!("mounts[{i}].destination"),
-                format!("{:?} is not an absolute path", m.destination()),
-            ));
-        }
-    }
+    // A relative mount destination is taken relative to "/" (runtime-spec
+    // 1.1 relaxed the MUST to match what runtimes always did).
     if let Some(hooks) = spec.hooks() {
         let kinds = [
             ("prestart", hooks.prestart()),
@@ -234,7 +228,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             "a new user namespace needs uidMappings and gidMappings",
         ));
     }
-    if has_maps && !userns {
+    if has_maps && !has_namespace(spec, LinuxNamespaceType::User) {
         return Err(invalid(
             "linux.uidMappings",
             "mappings are only valid with a new user namespace",

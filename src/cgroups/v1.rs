@@ -71,9 +71,14 @@ pub(super) fn create(cg: &Cgroup) -> Result<()> {
         let created = mkdir_p(&root, &leaf)?;
         if h.is_some_and(|h| h.has("cpuset")) {
             // New v1 cpusets start with empty cpus/mems; a pid cannot join
-            // until they are filled. Copy them down from the parent.
-            for d in created.iter().chain(std::iter::once(&leaf)) {
-                fill_cpuset(d)?;
+            // until they are filled. Copy them down from the parent, top
+            // down along the whole path: a parent another myrt is creating
+            // at the same moment may still be empty (only empty ones are
+            // written, so nothing configured is changed).
+            let mut d = root.clone();
+            for c in leaf.strip_prefix(&root).unwrap_or(&leaf).components() {
+                d.push(c);
+                fill_cpuset(&d)?;
             }
         }
         cg.remember_created(created);
