@@ -50,6 +50,7 @@ const HOOKS_DONE: u8 = 3;
 const READY: u8 = 4;
 const ERROR: u8 = 5;
 const PTY: u8 = 6;
+const PID: u8 = 7;
 
 /// One end of the parent↔child channel.
 pub struct Channel(OwnedFd);
@@ -285,10 +286,15 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     // created after joining it (only the pid namespace has to come from
     // the clone), so that they are owned by that user namespace.
     let mut unshare_later = 0;
+    // A new pid namespace must be owned by that user namespace too (or
+    // /proc cannot be mounted): it is unshared after joining as well, and
+    // the container's init is then a fork of the clone (the one case with an
+    // intermediate process, which reports the init's pid and exits).
     if joins.iter().any(|j| j.typ == LinuxNamespaceType::User) {
-        unshare_later = flags & !libc::CLONE_NEWPID;
-        flags &= libc::CLONE_NEWPID;
+        unshare_later = flags;
+        flags = 0;
     }
+    let intermediate = unshare_later & libc::CLONE_NEWPID != 0;
     let handles = Handles {
         fifo,
         procfd,
@@ -315,9 +321,9 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         unsafe { libc::_exit(1) };
     }
     drop(theirs);
-    let result = drive_init(&a, &ours, pid, parent, linux);
+    let result = drive_init(&a, &ours, pid, parent, linux, intermediate);
     match result {
-        Ok(master) => {
+        Ok((master, pid)) => {
             let start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
             Ok(Init {
                 pid,
@@ -340,7 +346,8 @@ fn drive_init(
     pid: i32,
     parent: &mut dyn Parent,
     linux: &oci_spec::runtime::Linux,
-) -> Result<Option<OwnedFd>> {
+    intermediate: bool,
+) -> Result<(Option<OwnedFd>, i32)> {
     let new_userns = linux
         .namespaces()
         .iter()
@@ -362,6 +369,17 @@ fn drive_init(
         .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
     }
     ch.send(GO, &[])?;
+    let mut pid = pid;
+    if intermediate {
+        let p = ch.expect(PID, Some(STAGE_TIMEOUT), "joining the user namespace")?;
+        let mut st = 0;
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        pid = i32::from_ne_bytes(
+            p.get(..4)
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or_default(),
+        );
+    }
     let mut master = None;
     ch.expect_pty(
         HOOKS,
@@ -391,7 +409,7 @@ fn drive_init(
         "finishing the container set-up",
         &mut master,
     )?;
-    Ok(master)
+    Ok((master, pid))
 }
 
 /// Make the child a clean slate for the container: default signal
@@ -445,21 +463,32 @@ fn init_child(
     let p = process_of(a.spec);
 
     ch.expect(GO, None, "waiting for the parent").map_err(s)?;
-    if userns {
-        // Root in the new user namespace (maps were written by the parent).
-        unsafe {
-            libc::setresgid(0, 0, 0);
-            libc::setresuid(0, 0, 0);
-        }
-    }
     for j in joins {
         if j.typ != LinuxNamespaceType::Pid && j.typ != LinuxNamespaceType::Time {
             namespaces::enter(j)
                 .map_err(|e| format!("linux.namespaces ({}): {e}", namespaces::proc_name(j.typ)))?;
         }
     }
+    if userns {
+        // Root in the container's user namespace (maps were written by the
+        // parent, or it was joined above).
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
     if unshare_later != 0 && unsafe { libc::unshare(unshare_later) } < 0 {
         return Err(format!("linux.namespaces: {}", sys::last("unshare")));
+    }
+    if unshare_later & libc::CLONE_NEWPID != 0 {
+        match sys::clone3(0, None) {
+            Ok(0) => {}
+            Ok(init) => {
+                let _ = ch.send(PID, &init.to_ne_bytes());
+                unsafe { libc::_exit(0) };
+            }
+            Err(e) => return Err(e.to_string()),
+        }
     }
     if cgroupns && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
         return Err(sys::last("unshare cgroup namespace").to_string());
