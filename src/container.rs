@@ -506,14 +506,27 @@ fn wait_dead(st: &State, timeout: Duration) -> bool {
 /// cgroup, the overlay write layer, the state dir; then poststop hooks.
 fn destroy(dir: &Dir, st: &State) -> Result<()> {
     let cg = Cgroup::new(&st.cgroup_path);
+    let busy = || cg.pids().map(|p| !p.is_empty()).unwrap_or(false);
     if cg.exists() {
-        let _ = cg.freeze(false);
-        let _ = cg.kill_all(libc::SIGKILL);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while cg.pids().map(|p| !p.is_empty()).unwrap_or(false) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        if busy() {
+            if cg.is_frozen().unwrap_or(false) {
+                let _ = cg.freeze(false);
+            }
+            // Without its own pid namespace the container's processes
+            // outlive its init: kill them (as runc does). With one, the
+            // kernel kills them with the init; what is left after that
+            // belongs to someone sharing the cgroup and is not ours to kill.
+            if !st.own_pid_ns {
+                let _ = cg.kill_all(libc::SIGKILL);
+            }
+            let deadline = Instant::now() + Duration::from_secs(if st.own_pid_ns { 2 } else { 5 });
+            while busy() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
         }
-        cg.destroy()?;
+        if !busy() {
+            cg.destroy()?;
+        }
     }
     let spec = load_config(dir).ok();
     if let Some(dir) = st.overlay_dir.as_ref().filter(|_| !st.overlay_keep) {

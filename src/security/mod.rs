@@ -39,7 +39,7 @@ fn cap_set(list: Option<&oci_spec::runtime::Capabilities>, name: &str) -> Result
         match Capability::from_str(&s) {
             Ok(cap) => {
                 // Capabilities this kernel does not know are skipped, as runc does.
-                if caps::runtime::thread_all_supported().contains(&cap) {
+                if supported_caps().contains(&cap) {
                     out.insert(cap);
                 }
             }
@@ -52,6 +52,13 @@ fn cap_set(list: Option<&oci_spec::runtime::Capabilities>, name: &str) -> Result
         }
     }
     Ok(out)
+}
+
+/// The capabilities this kernel knows, probed once per process (the probe
+/// is one prctl per capability).
+fn supported_caps() -> &'static CapsHashSet {
+    static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(caps::runtime::thread_all_supported)
 }
 
 /// Capability sets resolved before the fork, so the child only makes syscalls.
@@ -80,7 +87,7 @@ impl Caps {
     /// Drop from the bounding set everything not configured (needs
     /// CAP_SETPCAP, so this runs before the uid change).
     pub fn drop_bounding(&self) -> Result<()> {
-        for cap in caps::runtime::thread_all_supported() {
+        for &cap in supported_caps() {
             if !self.bounding.contains(&cap) {
                 caps::drop(None, CapSet::Bounding, cap)
                     .map_err(|e| field("process.capabilities.bounding", e))?;
