@@ -528,19 +528,9 @@ fn init_child(
     let mut slave = None;
     if p.terminal() == Some(true) {
         let master = rootfs::open_ptmx(&root).map_err(|e| format!("process.terminal: {e}"))?;
-        let peer = tty::open_peer(&master).map_err(|e| format!("process.terminal: {e}"))?;
-        if let Some(b) = p.console_size() {
-            tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
-        }
+        let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
         rootfs::bind_console(&root, &peer)
             .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
-        if let Some(sock) = &a.console_socket {
-            tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
-                .map_err(|e| format!("--console-socket: {e}"))?;
-        } else if a.relay_tty {
-            ch.send(PTY, &[]).map_err(s)?;
-            tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
-        }
         slave = Some(peer);
     }
     rootfs::mask_and_protect(a.spec, &root).map_err(s)?;
@@ -575,27 +565,12 @@ fn init_child(
         security::new_session_keyring(a.id);
     }
     security::set_personality(a.spec).map_err(s)?;
-    security::set_io_priority(p).map_err(s)?;
-    security::set_rlimits(p).map_err(s)?;
-    security::set_apparmor(p).map_err(s)?;
-    let nnp = p.no_new_privileges() == Some(true);
-    if !nnp && let Some(prog) = &a.seccomp {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
-        // load it while we still have it.
-        prog.load()
-            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-    }
-    caps.drop_bounding().map_err(s)?;
-    security::set_user(p).map_err(s)?;
-    caps.apply().map_err(s)?;
-    security::set_no_new_privs(p).map_err(s)?;
-
-    let env = container_env(p);
-    let exe = find_executable(p, &env)?;
-    enter_cwd(&cwd, p.cwd())?;
-    drop(cwd);
-    security::close_fds(a.preserve_fds).map_err(s)?;
-    let (argv, envp) = exec_vectors(p, env)?;
+    let Ready {
+        nnp,
+        exe,
+        argv,
+        envp,
+    } = become_process(p, caps, a.seccomp.as_ref(), cwd, a.preserve_fds)?;
 
     // Ready: `create` may return. From here on nobody waits for our
     // errors except our own stderr.
@@ -691,6 +666,74 @@ fn enter_cwd(dir: &OwnedFd, cwd: &Path) -> std::result::Result<(), String> {
         Ok(p) if p.is_absolute() => Ok(()),
         _ => Err(format!("{}: is outside the container", field())),
     }
+}
+
+/// Open the peer of a new pty master, size it (`process.consoleSize`), and
+/// send the master to the console socket, or to the parent for its relay.
+fn hand_out_pty(
+    master: &OwnedFd,
+    p: &Process,
+    console_socket: Option<&OwnedFd>,
+    relay: bool,
+    ch: &Channel,
+) -> std::result::Result<OwnedFd, String> {
+    let peer = tty::open_peer(master).map_err(|e| format!("process.terminal: {e}"))?;
+    if let Some(b) = p.console_size() {
+        tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
+    }
+    if let Some(sock) = console_socket {
+        tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
+            .map_err(|e| format!("--console-socket: {e}"))?;
+    } else if relay {
+        ch.send(PTY, &[]).map_err(s)?;
+        tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
+    }
+    Ok(peer)
+}
+
+/// A process ready for its final execve.
+struct Ready {
+    nnp: bool,
+    exe: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+/// The process attributes shared by the init and `exec`, in order: io
+/// priority, rlimits, AppArmor, seccomp (here only without no_new_privs,
+/// which needs CAP_SYS_ADMIN to load it), bounding set, user, capabilities,
+/// no_new_privs, the executable, the cwd, the fd sweep.
+fn become_process(
+    p: &Process,
+    caps: &Caps,
+    seccomp: Option<&seccomp::Program>,
+    cwd: OwnedFd,
+    preserve_fds: u32,
+) -> std::result::Result<Ready, String> {
+    security::set_io_priority(p).map_err(s)?;
+    security::set_rlimits(p).map_err(s)?;
+    security::set_apparmor(p).map_err(s)?;
+    let nnp = p.no_new_privileges() == Some(true);
+    if !nnp && let Some(prog) = seccomp {
+        prog.load()
+            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
+    }
+    caps.drop_bounding().map_err(s)?;
+    security::set_user(p).map_err(s)?;
+    caps.apply().map_err(s)?;
+    security::set_no_new_privs(p).map_err(s)?;
+    let env = container_env(p);
+    let exe = find_executable(p, &env)?;
+    enter_cwd(&cwd, p.cwd())?;
+    drop(cwd);
+    security::close_fds(preserve_fds).map_err(s)?;
+    let (argv, envp) = exec_vectors(p, env)?;
+    Ok(Ready {
+        nnp,
+        exe,
+        argv,
+        envp,
+    })
 }
 
 /// `process.env`, plus HOME from the container's /etc/passwd when it is
@@ -897,39 +940,17 @@ fn exec_child(
     unsafe { libc::umask(0o022) };
     if p.terminal() == Some(true) {
         let master = sys::open(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
-            .map_err(|e| format!("terminal: {e}"))?;
-        let peer = tty::open_peer(&master).map_err(|e| format!("terminal: {e}"))?;
-        if let Some(b) = p.console_size() {
-            tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
-        }
-        if let Some(sock) = &a.console_socket {
-            tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
-                .map_err(|e| format!("--console-socket: {e}"))?;
-        } else if a.relay_tty {
-            ch.send(PTY, &[]).map_err(s)?;
-            tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
-        }
+            .map_err(|e| format!("process.terminal: {e}"))?;
+        let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
         tty::become_console(&peer).map_err(s)?;
     }
     let cwd = open_cwd(p.cwd())?;
-    security::set_io_priority(p).map_err(s)?;
-    security::set_rlimits(p).map_err(s)?;
-    security::set_apparmor(p).map_err(s)?;
-    let nnp = p.no_new_privileges() == Some(true);
-    if !nnp && let Some(prog) = &a.seccomp {
-        prog.load()
-            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-    }
-    caps.drop_bounding().map_err(s)?;
-    security::set_user(p).map_err(s)?;
-    caps.apply().map_err(s)?;
-    security::set_no_new_privs(p).map_err(s)?;
-    let env = container_env(p);
-    let exe = find_executable(p, &env).map_err(|e| format!("exec: {e}"))?;
-    enter_cwd(&cwd, p.cwd())?;
-    drop(cwd);
-    security::close_fds(a.preserve_fds).map_err(s)?;
-    let (argv, envp) = exec_vectors(p, env)?;
+    let Ready {
+        nnp,
+        exe,
+        argv,
+        envp,
+    } = become_process(p, caps, a.seccomp.as_ref(), cwd, a.preserve_fds)?;
     if nnp && let Some(prog) = &a.seccomp {
         prog.load()
             .map_err(|e| format!("linux.seccomp: load: {e}"))?;
