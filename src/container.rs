@@ -331,7 +331,18 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
     let fifo = sys::open(&dir.fifo(), libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
     // The init blocks opening the FIFO for writing; it writes one byte once
     // we are here. Wait for it, watching that it is still alive.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let spec = load_config(dir)?;
+    let hook_time: i64 = spec
+        .hooks()
+        .as_ref()
+        .map(|h| {
+            hooks::hooks_of(h, Kind::StartContainer)
+                .iter()
+                .map(|h| h.timeout().unwrap_or(600))
+                .sum()
+        })
+        .unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(30 + hook_time.max(0) as u64);
     loop {
         let mut pfd = libc::pollfd {
             fd: fifo.as_raw_fd(),
@@ -366,7 +377,6 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(dir.fifo());
-    let spec = load_config(dir)?;
     if let Some(h) = spec.hooks() {
         hooks::run_warn(
             Kind::Poststart,
@@ -771,6 +781,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         relay_tty: !o.detach && o.console_socket.is_none(),
         preserve_fds: o.preserve_fds,
         seccomp,
+        personality: linux.personality().clone(),
         lock_fd: dir.lock_fd(),
         stub: crate::security::ExecStub::new(),
     })?;
@@ -987,6 +998,11 @@ pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
     }
     if let Some(p) = s.process_mut() {
         p.set_terminal(Some(true));
+        // No inheritable capabilities by default (CVE-2022-29162 class).
+        if let Some(mut c) = p.capabilities().clone() {
+            c.set_inheritable(None);
+            p.set_capabilities(Some(c));
+        }
     }
     let data = serde_json::to_vec_pretty(&s).expect("spec serializes");
     std::fs::write(&path, data).map_err(|e| msg(format!("write {}: {e}", path.display())))?;

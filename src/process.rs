@@ -564,7 +564,13 @@ fn init_child(
     if !a.no_new_keyring {
         security::new_session_keyring(a.id);
     }
-    security::set_personality(a.spec).map_err(s)?;
+    security::set_personality(
+        a.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref()),
+    )
+    .map_err(s)?;
     let Ready {
         nnp,
         exe,
@@ -829,6 +835,7 @@ pub struct ExecArgs<'a> {
     pub relay_tty: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<seccomp::Program>,
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
     pub lock_fd: Option<RawFd>,
     pub stub: Option<ExecStub>,
 }
@@ -944,6 +951,7 @@ fn exec_child(
         let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
         tty::become_console(&peer).map_err(s)?;
     }
+    security::set_personality(a.personality.as_ref()).map_err(s)?;
     let cwd = open_cwd(p.cwd())?;
     let Ready {
         nnp,

@@ -369,7 +369,13 @@ fn copy_tree(from: &OwnedFd, to: &OwnedFd) -> sys::Result<()> {
             }
             _ => continue,
         }
-        unsafe { libc::fchownat(to.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, flags) };
+        unsafe {
+            libc::fchownat(to.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, flags);
+            // Modes exactly as the source (creation is subject to the umask).
+            if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+                libc::fchmodat(to.as_raw_fd(), name.as_ptr(), mode, 0);
+            }
+        };
     }
     Ok(())
 }
@@ -596,6 +602,17 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
         )
         .field(field)?;
         copy_tree(&from, &to).field(field)?;
+        // The tmpfs root takes the hidden directory's mode and owner too,
+        // unless the options set a mode.
+        if !opts.data.iter().any(|d| d.starts_with("mode=")) {
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            if unsafe { libc::fstat(from.as_raw_fd(), &mut st) } == 0 {
+                unsafe {
+                    libc::fchmod(to.as_raw_fd(), st.st_mode & 0o7777);
+                    libc::fchown(to.as_raw_fd(), st.st_uid, st.st_gid);
+                }
+            }
+        }
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
         let t2 =

@@ -61,6 +61,7 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 pub fn load_process(path: &Path) -> Result<Process> {
     let p: Process = parse(path)?;
     validate_process(&p, "process")?;
+    refuse_unsupported_process(&p)?;
     Ok(p)
 }
 
@@ -330,15 +331,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
 fn refuse_unsupported(spec: &Spec) -> Result<()> {
     let no = |field: &str| Err(invalid(field, "not supported by myrt"));
     if let Some(p) = spec.process() {
-        if p.scheduler().is_some() {
-            return no("process.scheduler");
-        }
-        if p.exec_cpu_affinity().is_some() {
-            return no("process.execCPUAffinity");
-        }
-        if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
-            return no("process.selinuxLabel");
-        }
+        refuse_unsupported_process(p)?;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
@@ -368,6 +361,21 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         {
             return no("linux.personality.flags");
         }
+    }
+    Ok(())
+}
+
+/// The process fields myrt refuses (also for `exec --process`).
+pub fn refuse_unsupported_process(p: &Process) -> Result<()> {
+    let no = |field: &str| Err(invalid(field, "not supported by myrt"));
+    if p.scheduler().is_some() {
+        return no("process.scheduler");
+    }
+    if p.exec_cpu_affinity().is_some() {
+        return no("process.execCPUAffinity");
+    }
+    if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
+        return no("process.selinuxLabel");
     }
     Ok(())
 }

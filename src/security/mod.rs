@@ -200,9 +200,9 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
 }
 
 /// `linux.personality` (the execution domain; flags are refused by `spec`).
-pub fn set_personality(spec: &oci_spec::runtime::Spec) -> Result<()> {
+pub fn set_personality(p: Option<&oci_spec::runtime::LinuxPersonality>) -> Result<()> {
     use oci_spec::runtime::LinuxPersonalityDomain;
-    let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) else {
+    let Some(p) = p else {
         return Ok(());
     };
     let persona: libc::c_ulong = match p.domain() {
