@@ -973,6 +973,9 @@ impl<'a> Container<'a> {
         if let Some(s) = self.rt.try_state(&self.id) {
             let pid = s["pid"].as_i64().unwrap_or(0) as i32;
             self.pid.set(pid);
+            if let Ok(mut l) = live_inits().lock() {
+                l.insert(pid);
+            }
             if let Ok(l) = fs::read_link(format!("/proc/{pid}/ns/pid")) {
                 *self.pidns.borrow_mut() = l.to_string_lossy().into_owned();
             }
@@ -1049,6 +1052,7 @@ impl<'a> Container<'a> {
         let code = wait_pid(pid, Duration::from_secs(20))
             .unwrap_or_else(|| panic!("container {} (pid {pid}) did not exit", self.id));
         self.reaped.set(true);
+        live_inits().lock().unwrap().remove(&pid);
         code
     }
 }
@@ -1122,6 +1126,9 @@ impl Drop for Container<'_> {
                 let _ = wait_pid(pid, Duration::from_secs(5));
             }
             self.reaped.set(true);
+            if let Ok(mut l) = live_inits().lock() {
+                l.remove(&pid);
+            }
         }
         self.reap_orphans();
         let mut problems = leftovers(&self.rt.root, &self.id, &self.bundle, &self.cgname);
@@ -1147,6 +1154,10 @@ impl Container<'_> {
     /// Reaps zombie children of ours that belong to this container's pid
     /// namespace (other than the init, which `wait_exit`/drop reap).
     pub fn reap_orphans(&self) {
+        // A pid namespace's inode number is reused once it is freed: this
+        // container's (dead) namespace may now be another test's. Never
+        // reap the init of a container another test is still waiting for.
+        let inits = live_inits().lock().map(|l| l.clone()).unwrap_or_default();
         let ns = self.pidns.borrow().clone();
         let me = std::process::id() as i32;
         if ns.is_empty() || ns == ns_link(me, "pid") {
@@ -1154,6 +1165,7 @@ impl Container<'_> {
         }
         for pid in zombie_children() {
             if pid != self.pid.get()
+                && !inits.contains(&pid)
                 && fs::read_link(format!("/proc/{pid}/ns/pid"))
                     .is_ok_and(|l| l.to_string_lossy() == ns.as_str())
             {
@@ -1161,6 +1173,12 @@ impl Container<'_> {
             }
         }
     }
+}
+
+/// Init pids of containers whose tests have not reaped them yet.
+fn live_inits() -> &'static std::sync::Mutex<std::collections::HashSet<i32>> {
+    static INITS: OnceLock<std::sync::Mutex<std::collections::HashSet<i32>>> = OnceLock::new();
+    INITS.get_or_init(Default::default)
 }
 
 /// Pids of our own children that are zombies.
