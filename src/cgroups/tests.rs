@@ -889,45 +889,16 @@ fn root_vm_clone_into_cgroup() {
         return;
     };
     use std::os::fd::AsRawFd;
-    #[repr(C)]
-    #[derive(Default)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    let mut args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: fd.as_raw_fd() as u64,
-        ..Default::default()
-    };
-    // SAFETY: fork-like clone3 (no CLONE_VM); the child only calls pause()
-    // and _exit(), which are async-signal-safe.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
+    // The runtime's own clone3 wrapper (fork-like; the child only calls
+    // pause() and _exit(), which are async-signal-safe).
+    let pid = crate::sys::clone3(0, Some(fd.as_raw_fd())).expect("clone3");
     if pid == 0 {
         unsafe {
             libc::pause();
             libc::_exit(0);
         }
     }
-    assert!(pid > 0, "clone3: {}", io::Error::last_os_error());
-    let pid = pid as i32;
+
     let in_cg = g.cg.pids().unwrap().contains(&pid);
     g.cg.kill_all(libc::SIGKILL).unwrap();
     let mut status = 0;
