@@ -399,21 +399,17 @@ fn openat(dir: &OwnedFd, name: &std::ffi::CStr, flags: i32, mode: u32) -> sys::R
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
-/// Cgroup hierarchies mounted on the host: (mount point, fs type, super options).
-fn host_cgroup_mounts() -> Vec<(PathBuf, String, String)> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut v = Vec::new();
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mp = left.split_whitespace().nth(4).unwrap_or("");
-        let mut r = right.split_whitespace();
-        let fstype = r.next().unwrap_or("");
-        let opts = r.nth(1).unwrap_or("");
-        if (fstype == "cgroup" || fstype == "cgroup2") && mp.starts_with("/sys/fs/cgroup") {
-            v.push((PathBuf::from(mp), fstype.to_string(), opts.to_string()));
-        }
+/// Cgroup hierarchies mounted on the host: (mount point, fs type, mount
+/// data). Read from the cgroups module's parse of mountinfo, which the
+/// parent already made (and cached) when it created the cgroup.
+fn host_cgroup_mounts() -> Vec<(PathBuf, &'static str, String)> {
+    let m = crate::cgroups::mountinfo::host();
+    let mut v: Vec<(PathBuf, &'static str, String)> =
+        m.v1.iter()
+            .map(|h| (h.mountpoint.clone(), "cgroup", h.controllers.join(",")))
+            .collect();
+    if let Some(u) = &m.unified {
+        v.push((u.clone(), "cgroup2", String::new()));
     }
     v
 }
@@ -640,7 +636,7 @@ fn mount_cgroup(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result
     let host = host_cgroup_mounts();
     let unified_only = host
         .iter()
-        .any(|(mp, t, _)| t == "cgroup2" && mp == Path::new("/sys/fs/cgroup"));
+        .any(|(mp, t, _)| *t == "cgroup2" && mp == Path::new("/sys/fs/cgroup"));
     if unified_only {
         let target = mkdir_all(rootfd, dest, false)?;
         let tp = fd_path(&target);
@@ -677,11 +673,7 @@ fn mount_cgroup(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result
         let t = mkdir_all(rootfd, &sub, false)?;
         let tp = fd_path(&t);
         if p.cgroupns {
-            let data: Vec<&str> = sopts
-                .split(',')
-                .filter(|o| *o != "rw" && *o != "ro")
-                .collect();
-            let data = data.join(",");
+            let data = sopts;
             sys::mount(
                 Some("cgroup"),
                 &tp,
