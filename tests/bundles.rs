@@ -120,13 +120,7 @@ impl Rt {
     }
 
     fn guard(&self, b: &Bundle) -> Guard<'_> {
-        let cgname = b
-            .config
-            .pointer("/linux/cgroupsPath")
-            .and_then(Value::as_str)
-            .and_then(|p| p.strip_prefix(&format!("{CGROUP_PARENT}/")))
-            .unwrap_or("")
-            .to_string();
+        let cgname = b.cgname();
         Guard {
             rt: self,
             id: b.id.clone(),

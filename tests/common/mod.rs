@@ -494,6 +494,17 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// The container's cgroup name under the test's cgroup parent ("" if
+    /// its cgroupsPath is elsewhere).
+    pub fn cgname(&self) -> String {
+        self.config
+            .pointer("/linux/cgroupsPath")
+            .and_then(Value::as_str)
+            .and_then(|p| p.strip_prefix(&format!("{CGROUP_PARENT}/")))
+            .unwrap_or("")
+            .to_string()
+    }
+
     /// A bundle for a new unique container id `<name>-<pid>-<n>`, using the
     /// shared read-only busybox rootfs.
     pub fn new(name: &str) -> Bundle {
@@ -849,13 +860,7 @@ impl Runtime {
     /// Like `guard`, with an explicit container id (e.g. a second container
     /// made from the same bundle).
     pub fn guard_id<'a>(&'a self, bundle: &Bundle, id: &str) -> Container<'a> {
-        let cg = bundle
-            .config
-            .pointer("/linux/cgroupsPath")
-            .and_then(Value::as_str)
-            .and_then(|p| p.strip_prefix(&format!("{CGROUP_PARENT}/")))
-            .unwrap_or("")
-            .to_string();
+        let cg = bundle.cgname();
         Container {
             rt: self,
             id: id.to_string(),
