@@ -10,6 +10,10 @@
 # shellcheck disable=SC2034 # REPO, FS, HELPER are for the sourcing script
 REPO=$(cd "$HERE/../.." && pwd)
 CG_PARENT=myrt-bench
+# build_rootfs, write_base_config: the same rootfs and base config as the
+# conformance suite.
+# shellcheck source=SCRIPTDIR/../base.sh
+. "$HERE/../base.sh"
 
 log() { printf '== %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
@@ -118,68 +122,21 @@ bench_private_mounts() {
 	build_rootfs "$FS/rootfs"
 }
 
-build_rootfs() {
-	local d=$1 a
-	mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root,var,run,mnt}
-	cp /bin/busybox "$d/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || [ -e "$d/bin/$a" ] || ln -s busybox "$d/bin/$a"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$d/etc/passwd"
-	printf 'root:x:0:\n' >"$d/etc/group"
-	chmod 1777 "$d/tmp"
-}
-
 # write_config FILE ROOTFS CGROUPS-PATH ARG...: the one config every runtime
 # gets: shaped like `runc spec` (no terminal), with pid, ipc, uts, mount and
 # network namespaces and an absolute cgroupsPath.
 write_config() {
 	local file=$1 rootfs=$2 cg=$3
 	shift 3
-	jq -n --arg rootfs "$rootfs" --arg cg "$cg" --args '{
-	  ociVersion: "1.0.2",
-	  process: {
-	    terminal: false,
-	    user: {uid: 0, gid: 0},
-	    args: $ARGS.positional,
-	    env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-	    cwd: "/",
-	    capabilities: {
-	      bounding: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-	      effective: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-	      permitted: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-	    },
-	    rlimits: [{type: "RLIMIT_NOFILE", hard: 1024, soft: 1024}],
-	    noNewPrivileges: true
-	  },
-	  root: {path: $rootfs, readonly: true},
-	  hostname: "bench",
-	  mounts: [
-	    {destination: "/proc", type: "proc", source: "proc"},
-	    {destination: "/dev", type: "tmpfs", source: "tmpfs",
-	     options: ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-	    {destination: "/dev/pts", type: "devpts", source: "devpts",
-	     options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-	    {destination: "/dev/shm", type: "tmpfs", source: "shm",
-	     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-	    {destination: "/dev/mqueue", type: "mqueue", source: "mqueue",
-	     options: ["nosuid", "noexec", "nodev"]},
-	    {destination: "/sys", type: "sysfs", source: "sysfs",
-	     options: ["nosuid", "noexec", "nodev", "ro"]},
-	    {destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
-	     options: ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-	  ],
-	  linux: {
-	    resources: {devices: [{allow: false, access: "rwm"}]},
-	    cgroupsPath: $cg,
-	    namespaces: [{type: "pid"}, {type: "network"}, {type: "ipc"},
-	                 {type: "uts"}, {type: "mount"}],
-	    maskedPaths: ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-	                  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	                  "/proc/scsi", "/sys/firmware"],
-	    readonlyPaths: ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
-	                    "/proc/sys", "/proc/sysrq-trigger"]
-	  }
-	}' "$@" >"$file"
+	write_base_config "$file.base"
+	jq --arg rootfs "$rootfs" --arg cg "$cg" --args '
+	  .process.args = $ARGS.positional
+	  | .process.env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+	  | .root = {path: $rootfs, readonly: true}
+	  | .hostname = "bench"
+	  | .linux.cgroupsPath = $cg
+	  | .linux.namespaces |= map(select(.type != "cgroup"))
+	' "$@" <"$file.base" >"$file"
+	rm -f "$file.base"
 }
 
