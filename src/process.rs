@@ -564,19 +564,22 @@ fn init_child(
     if !a.no_new_keyring {
         security::new_session_keyring(a.id);
     }
-    security::set_personality(
-        a.spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.personality().as_ref()),
-    )
-    .map_err(s)?;
     let Ready {
         nnp,
         exe,
         argv,
         envp,
-    } = become_process(p, caps, a.seccomp.as_ref(), cwd, a.preserve_fds)?;
+    } = become_process(
+        p,
+        a.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref()),
+        caps,
+        a.seccomp.as_ref(),
+        cwd,
+        a.preserve_fds,
+    )?;
 
     // Ready: `create` may return. From here on nobody waits for our
     // errors except our own stderr.
@@ -705,17 +708,19 @@ struct Ready {
     envp: Vec<CString>,
 }
 
-/// The process attributes shared by the init and `exec`, in order: io
-/// priority, rlimits, AppArmor, seccomp (here only without no_new_privs,
-/// which needs CAP_SYS_ADMIN to load it), bounding set, user, capabilities,
-/// no_new_privs, the executable, the cwd, the fd sweep.
+/// The process attributes shared by the init and `exec`, in order:
+/// personality, io priority, rlimits, AppArmor, seccomp (here only without
+/// no_new_privs, which needs CAP_SYS_ADMIN to load it), bounding set, user,
+/// capabilities, no_new_privs, the executable, the cwd, the fd sweep.
 fn become_process(
     p: &Process,
+    personality: Option<&oci_spec::runtime::LinuxPersonality>,
     caps: &Caps,
     seccomp: Option<&seccomp::Program>,
     cwd: OwnedFd,
     preserve_fds: u32,
 ) -> std::result::Result<Ready, String> {
+    security::set_personality(personality).map_err(s)?;
     security::set_io_priority(p).map_err(s)?;
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
@@ -951,14 +956,20 @@ fn exec_child(
         let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
         tty::become_console(&peer).map_err(s)?;
     }
-    security::set_personality(a.personality.as_ref()).map_err(s)?;
     let cwd = open_cwd(p.cwd())?;
     let Ready {
         nnp,
         exe,
         argv,
         envp,
-    } = become_process(p, caps, a.seccomp.as_ref(), cwd, a.preserve_fds)?;
+    } = become_process(
+        p,
+        a.personality.as_ref(),
+        caps,
+        a.seccomp.as_ref(),
+        cwd,
+        a.preserve_fds,
+    )?;
     if nnp && let Some(prog) = &a.seccomp {
         prog.load()
             .map_err(|e| format!("linux.seccomp: load: {e}"))?;
