@@ -472,10 +472,7 @@ fn init_child(
     if userns {
         // Root in the container's user namespace (maps were written by the
         // parent, or it was joined above).
-        unsafe {
-            libc::setresgid(0, 0, 0);
-            libc::setresuid(0, 0, 0);
-        }
+        become_userns_root()?;
     }
     if unshare_later != 0 && unsafe { libc::unshare(unshare_later) } < 0 {
         return Err(format!("linux.namespaces: {}", sys::last("unshare")));
@@ -941,10 +938,7 @@ fn exec_child(
         }
     }
     if userns {
-        unsafe {
-            libc::setresgid(0, 0, 0);
-            libc::setresuid(0, 0, 0);
-        }
+        become_userns_root()?;
     }
     if unsafe { libc::setsid() } < 0 {
         return Err(sys::last("setsid").to_string());
@@ -1150,4 +1144,16 @@ fn write_all(fd: RawFd, mut data: &[u8]) {
         }
         data = &data[n as usize..];
     }
+}
+
+/// setresgid/setresuid(0) after entering a user namespace; a failure (no
+/// mapping for 0) is an error, never a process left with the host's ids.
+fn become_userns_root() -> std::result::Result<(), String> {
+    if unsafe { libc::setresgid(0, 0, 0) } < 0 {
+        return Err(format!("linux.gidMappings: {}", sys::last("setresgid 0")));
+    }
+    if unsafe { libc::setresuid(0, 0, 0) } < 0 {
+        return Err(format!("linux.uidMappings: {}", sys::last("setresuid 0")));
+    }
+    Ok(())
 }

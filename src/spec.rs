@@ -90,6 +90,19 @@ fn new_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == t && n.path().is_none()))
 }
 
+/// The largest user or group id a container process may have (runc's limit).
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+fn check_id_range(field: &str, id: u32) -> Result<()> {
+    if id > MAX_ID {
+        return Err(invalid(
+            field,
+            format!("{id} is out of range (ids are 0..={MAX_ID})"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate_process(p: &Process, field: &str) -> Result<()> {
     let args = p.args().as_ref().map(|a| a.len()).unwrap_or(0);
     if args == 0 {
@@ -108,6 +121,14 @@ pub fn validate_process(p: &Process, field: &str) -> Result<()> {
                 format!("{e:?} is not KEY=VALUE"),
             ));
         }
+    }
+    // The kernel reads (uid_t)-1 as "leave unchanged": 4294967295 would keep
+    // the process root. Ids are refused above 2^31-1, as runc does.
+    let u = p.user();
+    check_id_range(&format!("{field}.user.uid"), u.uid())?;
+    check_id_range(&format!("{field}.user.gid"), u.gid())?;
+    for (i, g) in u.additional_gids().iter().flatten().enumerate() {
+        check_id_range(&format!("{field}.user.additionalGids[{i}]"), *g)?;
     }
     let mut seen = HashSet::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {

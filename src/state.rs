@@ -148,13 +148,39 @@ fn lock(path: &Path, exclusive: bool) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Make the state root if it is missing: its parents with the usual 0755,
+/// the root itself 0700 (it holds every container's config). A directory
+/// that is already there is left exactly as it is (`--root /tmp` must not
+/// change /tmp).
+fn create_root(root: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let err = |e| sys::io_err(format!("create state root {}", root.display()), e);
+    match std::fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = root.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)
+                    .map_err(err)?;
+            }
+            match std::fs::DirBuilder::new().mode(0o700).create(root) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(err(e).into()),
+            }
+        }
+        Err(e) => Err(err(e).into()),
+    }
+}
+
 impl Dir {
     /// Create the directory of a new container (fails if the id exists),
     /// locked exclusively.
     pub fn create(root: &Path, id: &str) -> Result<Dir> {
-        std::fs::create_dir_all(root)
-            .map_err(|e| sys::io_err(format!("create state root {}", root.display()), e))?;
-        let _ = std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        create_root(root)?;
         let path = root.join(id);
         match std::fs::create_dir(&path) {
             Ok(()) => {}

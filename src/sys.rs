@@ -276,16 +276,33 @@ pub fn write_file(path: &str, data: &[u8]) -> Result<()> {
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(|e| io_err(format!("create {}", tmp.display()), e))?;
-    f.write_all(data)
-        .map_err(|e| io_err(format!("write {}", tmp.display()), e))?;
+    // The temp file is always a new file of ours: O_EXCL|O_NOFOLLOW, so a
+    // symlink or file planted at its name (a pid file in a directory others
+    // can write) is never followed or truncated; another name is tried.
+    let mut attempt = 0u32;
+    let (tmp, mut f) = loop {
+        let tmp = if attempt == 0 {
+            path.with_extension(format!("tmp{}", std::process::id()))
+        } else {
+            path.with_extension(format!("tmp{}.{attempt}", std::process::id()))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err(io_err(format!("create {}", tmp.display()), e)),
+        }
+    };
+    if let Err(e) = f.write_all(data) {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(format!("write {}", tmp.display()), e));
+    }
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
