@@ -52,6 +52,10 @@ const ERROR: u8 = 5;
 const PTY: u8 = 6;
 const PID: u8 = 7;
 
+/// The largest datagram on the channel (payload bytes); larger payloads
+/// are split (see `Channel::send`).
+const CHUNK: usize = 32 * 1024;
+
 /// One end of the parent↔child channel.
 pub struct Channel(OwnedFd);
 
@@ -77,36 +81,96 @@ impl Channel {
         }
     }
 
+    /// Send one framed message: the first datagram carries the tag, the
+    /// payload's total length (u32, little endian) and up to `CHUNK` bytes
+    /// of it; the rest follows in datagrams of at most `CHUNK` bytes. No
+    /// payload is too large for the socket's buffer (annotations reach
+    /// hooks through here, and Kubernetes allows 256 KiB of them).
     fn send(&self, tag: u8, payload: &[u8]) -> sys::Result<()> {
-        let mut msg = Vec::with_capacity(payload.len() + 1);
+        let len =
+            u32::try_from(payload.len()).map_err(|_| sys::errno("sync send", libc::EMSGSIZE))?;
+        let first = payload.len().min(CHUNK);
+        let mut msg = Vec::with_capacity(first + 5);
         msg.push(tag);
-        msg.extend_from_slice(payload);
-        let r = unsafe {
-            libc::send(
-                self.0.as_raw_fd(),
-                msg.as_ptr() as *const libc::c_void,
-                msg.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if r < 0 {
-            return Err(sys::last("sync send"));
+        msg.extend_from_slice(&len.to_le_bytes());
+        msg.extend_from_slice(&payload[..first]);
+        self.send_datagram(&msg)?;
+        for chunk in payload[first..].chunks(CHUNK) {
+            self.send_datagram(chunk)?;
         }
         Ok(())
     }
 
-    /// Receive one message; `None` on EOF (the peer is gone).
+    fn send_datagram(&self, msg: &[u8]) -> sys::Result<()> {
+        loop {
+            let r = unsafe {
+                libc::send(
+                    self.0.as_raw_fd(),
+                    msg.as_ptr() as *const libc::c_void,
+                    msg.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if r < 0 {
+                return Err(sys::last("sync send"));
+            }
+            return Ok(());
+        }
+    }
+
+    /// Receive one framed message (see `send`); `None` on EOF (the peer is
+    /// gone).
     fn recv(
         &self,
         timeout: Option<Duration>,
         stage: &'static str,
     ) -> Result<Option<(u8, Vec<u8>)>> {
+        let mut buf = vec![0u8; CHUNK + 5];
+        let n = self.recv_datagram(&mut buf, timeout, stage)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if n < 5 {
+            return Err(Error::Child(format!("{stage}: short sync message")));
+        }
+        let tag = buf[0];
+        let len = u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+        if n - 5 > len {
+            return Err(Error::Child(format!("{stage}: malformed sync message")));
+        }
+        let mut payload = Vec::with_capacity(len);
+        payload.extend_from_slice(&buf[5..n]);
+        while payload.len() < len {
+            let n = self.recv_datagram(&mut buf[..CHUNK], timeout, stage)?;
+            if n == 0 {
+                return Err(Error::Died { stage });
+            }
+            if payload.len() + n > len {
+                return Err(Error::Child(format!("{stage}: malformed sync message")));
+            }
+            payload.extend_from_slice(&buf[..n]);
+        }
+        Ok(Some((tag, payload)))
+    }
+
+    /// One datagram into `buf` (0 on EOF), waiting at most `timeout`.
+    fn recv_datagram(
+        &self,
+        buf: &mut [u8],
+        timeout: Option<Duration>,
+        stage: &'static str,
+    ) -> Result<usize> {
         let mut pfd = libc::pollfd {
             fd: self.0.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        let ms = timeout.map(|t| t.as_millis() as i32).unwrap_or(-1);
+        let ms = timeout
+            .map(|t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX))
+            .unwrap_or(-1);
         loop {
             let r = unsafe { libc::poll(&mut pfd, 1, ms) };
             if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
@@ -123,27 +187,25 @@ impl Channel {
             }
             break;
         }
-        let mut buf = vec![0u8; 65536];
-        let n = unsafe {
-            libc::recv(
-                self.0.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-            )
-        };
-        if n < 0 {
-            return Err(sys::last("sync recv").into());
+        loop {
+            let n = unsafe {
+                libc::recv(
+                    self.0.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    0,
+                )
+            };
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if n < 0 {
+                return Err(sys::last("sync recv").into());
+            }
+            return Ok(n as usize);
         }
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.truncate(n as usize);
-        let tag = buf.remove(0);
-        Ok(Some((tag, buf)))
     }
 
-    /// Wait for `want`; an ERROR message or EOF becomes an error.
     /// Wait for `want`; an ERROR message or EOF becomes an error.
     fn expect(&self, want: u8, timeout: Option<Duration>, stage: &'static str) -> Result<Vec<u8>> {
         self.expect_pty(want, timeout, stage, &mut None)

@@ -228,3 +228,49 @@ fn root_hook_timeout() {
         t.elapsed()
     );
 }
+
+/// Large annotations (Kubernetes allows 256 KiB of them) reach every hook
+/// intact: the state travels from the runtime to the container's set-up
+/// process (which runs createContainer hooks) over the sync channel, which must not cut or refuse a large message.
+#[test]
+fn root_large_annotations_reach_hooks_intact() {
+    let rt = Runtime::new();
+    for (name, size) in [("ann70k", 70_000), ("ann300k", 300_000), ("ann1m", 1 << 20)] {
+        let b = sleeper(name);
+        let (cc, ps) = (b.path("createContainer.json"), b.path("prestart.json"));
+        // Not one repeated byte: a cut or a shifted chunk must show.
+        let big: String = (0..size)
+            .map(|i| match i % 1000 {
+                999 => char::from(b'0' + (i / 1000 % 10) as u8),
+                _ => char::from(b'a' + (i % 26) as u8),
+            })
+            .collect();
+        let b = b
+            .set("/annotations", json!({"big": big, "small": "x"}))
+            .set("/hooks/prestart", json!([save_state(&ps)]))
+            .set("/hooks/createContainer", json!([save_state(&cc)]));
+        let _c = rt.create(&b, &[]);
+        for f in [&ps, &cc] {
+            // (Not read_json: its message would quote a megabyte.)
+            let text = fs::read_to_string(f).unwrap_or_default();
+            let s: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+                panic!(
+                    "{name}: {}: {} bytes of state: {e}",
+                    f.display(),
+                    text.len()
+                )
+            });
+            let got = s["annotations"]["big"].as_str().unwrap_or("");
+            assert_eq!(
+                got.len(),
+                big.len(),
+                "{name}: {} got an annotation of {} bytes instead of {}",
+                f.display(),
+                got.len(),
+                big.len()
+            );
+            assert!(got == big, "{name}: {}: annotation differs", f.display());
+            assert_eq!(s["annotations"]["small"], "x", "{name}: {}", f.display());
+        }
+    }
+}
