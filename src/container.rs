@@ -152,9 +152,19 @@ impl process::Parent for HookRunner<'_> {
             return Ok(());
         };
         self.started.set(true);
-        let state = self.hook_state(pid);
-        for kind in [Kind::Prestart, Kind::CreateRuntime] {
-            hooks::run(kind, hooks::hooks_of(h, kind), &state).map_err(|e| e.to_string())?;
+        let mut st = self.template.clone();
+        st.pid = pid;
+        // prestart sees `created` (as crun gives it, and as the runtime-spec
+        // lifecycle's validation suite expects); createRuntime sees
+        // `creating`, as runc gives it.
+        for (kind, status) in [
+            (Kind::Prestart, Status::Created),
+            (Kind::CreateRuntime, Status::Creating),
+        ] {
+            let list = hooks::hooks_of(h, kind);
+            if !list.is_empty() {
+                hooks::run(kind, list, &state_json(&st, status)).map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     }

@@ -132,6 +132,19 @@ pub fn hooks_of(h: &Hooks, kind: Kind) -> &[Hook] {
     list.as_deref().unwrap_or(&[])
 }
 
+/// The state JSON `state_json` with its `status` replaced (for hooks run
+/// at a later stage than the one the state was made for). Unparsable input
+/// is returned unchanged.
+pub fn with_status(state_json: &[u8], status: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(state_json) {
+        Ok(mut v) if v.is_object() => {
+            v["status"] = status.into();
+            serde_json::to_vec(&v).unwrap_or_else(|_| state_json.to_vec())
+        }
+        _ => state_json.to_vec(),
+    }
+}
+
 /// Run hooks in order; stop at the first failure and return it.
 pub fn run(kind: Kind, hooks: &[Hook], state_json: &[u8]) -> Result<()> {
     for (index, hook) in hooks.iter().enumerate() {
@@ -449,6 +462,16 @@ mod tests {
             .args(vec!["sh".to_string(), "-c".to_string(), script.to_string()])
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn with_status_replaces_only_the_status() {
+        let s = br#"{"ociVersion":"1.2.0","id":"a","status":"creating","pid":7,"annotations":{"k":"\"status\":\"creating\""}}"#;
+        let v: serde_json::Value = serde_json::from_slice(&with_status(s, "created")).unwrap();
+        assert_eq!(v["status"], "created");
+        assert_eq!(v["pid"], 7);
+        assert_eq!(v["annotations"]["k"], "\"status\":\"creating\"");
+        assert_eq!(with_status(b"not json", "created"), b"not json");
     }
 
     #[test]

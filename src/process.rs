@@ -660,13 +660,16 @@ fn init_child(
     }
     drop(fifo);
     drop(procfd);
-    // startContainer hooks run now, in the container, and their failure is
-    // reported to `start` through the FIFO: "0" is success, "1<error>" not.
+    // startContainer hooks run now, in the container, with the state
+    // `created` (as runc gives it); their failure is reported to `start`
+    // through the FIFO: "0" is success, "1<error>" not.
     if let Some(h) = a.spec.hooks()
+        && let list = hooks::hooks_of(h, hooks::Kind::StartContainer)
+        && !list.is_empty()
         && let Err(e) = hooks::run(
             hooks::Kind::StartContainer,
-            hooks::hooks_of(h, hooks::Kind::StartContainer),
-            &states,
+            list,
+            &hooks::with_status(&states, "created"),
         )
     {
         let m = format!("1{e}");
