@@ -225,12 +225,16 @@ enum Cmd {
     },
     /// Print the features this runtime supports (JSON)
     Features,
-    /// Not supported: criu does not work on the hosts myrt targets
+    /// Not supported (no criu): fails at once, whatever the arguments
+    // No --help either: podman probes `checkpoint --help` and takes exit 0
+    // to mean checkpoint/restore works.
+    #[command(disable_help_flag = true)]
     Checkpoint {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Not supported: criu does not work on the hosts myrt targets
+    /// Not supported (no criu): fails at once, whatever the arguments
+    #[command(disable_help_flag = true)]
     Restore {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -243,8 +247,14 @@ struct Logger {
 }
 
 impl Logger {
-    fn error(&mut self, msg: &str) {
-        eprintln!("myrt: {msg}");
+    /// `what` is `<operation> <id>` (or `<operation>`). On stderr the line
+    /// says it is an error, as runc's `level=error` does (scripts grep for
+    /// the word): `myrt: <operation> <id>: error: <cause>`. The log file
+    /// keeps the message without the word: its level field carries it.
+    fn error(&mut self, what: &str, cause: &str) {
+        eprintln!("myrt: {what}: error: {cause}");
+        let msg = format!("{what}: {cause}");
+        let msg = msg.as_str();
         if let Some(f) = &mut self.file {
             let time = myrt::sys::rfc3339_now();
             let line = if self.json {
@@ -256,6 +266,9 @@ impl Logger {
         }
     }
 }
+
+/// Why `checkpoint` and `restore` fail (at once, touching nothing).
+const NO_CRIU: &str = "checkpoint/restore is not supported: myrt has no criu support (the container is left as it was)";
 
 fn parse_size(s: &str) -> Result<i64, String> {
     let t = s.trim().to_ascii_lowercase();
@@ -299,7 +312,7 @@ fn main() {
         return;
     }
     let Some(cmd) = cli.cmd else {
-        eprintln!("myrt: no command given (see myrt --help)");
+        eprintln!("myrt: error: no command given (see myrt --help)");
         std::process::exit(1);
     };
     let g = Global {
@@ -407,7 +420,7 @@ fn main() {
             match r {
                 Ok(code) => std::process::exit(code),
                 Err(e) => {
-                    log.error(&format!("exec {id}: {e}"));
+                    log.error(&format!("exec {id}"), &e.to_string());
                     std::process::exit(255);
                 }
             }
@@ -552,19 +565,24 @@ fn main() {
             println!("{}", container::features());
             return;
         }
-        Cmd::Checkpoint { .. } | Cmd::Restore { .. } => (
+        Cmd::Checkpoint { args } => (
             "checkpoint",
-            String::new(),
-            Err("checkpoint/restore is not supported by myrt (no criu)".to_string()),
+            args.last().cloned().unwrap_or_default(),
+            Err(NO_CRIU.to_string()),
+        ),
+        Cmd::Restore { args } => (
+            "restore",
+            args.last().cloned().unwrap_or_default(),
+            Err(NO_CRIU.to_string()),
         ),
     };
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             if id.is_empty() || myrt::spec::validate_id(&id).is_err() {
-                log.error(&format!("{op}: {e}"));
+                log.error(op, &e);
             } else {
-                log.error(&format!("{op} {id}: {e}"));
+                log.error(&format!("{op} {id}"), &e);
             }
             std::process::exit(1);
         }

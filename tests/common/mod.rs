@@ -48,7 +48,7 @@ pub fn runtime_bin() -> String {
 }
 
 /// True when the runtime under test is myrt (for myrt-specific assertions,
-/// e.g. the error text `myrt: <op> <id>: <cause>`).
+/// e.g. the error text `myrt: <op> <id>: error: <cause>`).
 pub fn is_myrt() -> bool {
     let bin = runtime_bin();
     Path::new(&bin)
@@ -58,16 +58,16 @@ pub fn is_myrt() -> bool {
 }
 
 /// Asserts (only when testing myrt) that `stderr` carries myrt's error format
-/// `myrt: <op> <id>: <cause>` and that the cause mentions every word of `names`
+/// `myrt: <op> <id>: error: <cause>` and that the cause mentions every word of `names`
 /// (e.g. the config field at fault).
 pub fn assert_myrt_error(stderr: &str, op: &str, id: &str, names: &[&str]) {
     if !is_myrt() {
         return;
     }
     let prefix = if id.is_empty() {
-        format!("myrt: {op}: ")
+        format!("myrt: {op}: error: ")
     } else {
-        format!("myrt: {op} {id}: ")
+        format!("myrt: {op} {id}: error: ")
     };
     let line = stderr
         .lines()
