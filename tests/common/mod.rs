@@ -1241,3 +1241,37 @@ pub fn pid_alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+// ---------------------------------------------------------------------------
+// Console socket
+// ---------------------------------------------------------------------------
+
+/// A `--console-socket` listener at `path`: the returned receiver yields
+/// the first fd (the pty master) that a client sends with SCM_RIGHTS.
+pub fn console_socket(path: &Path) -> mpsc::Receiver<Result<File, String>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{FromRawFd, RawFd};
+    let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let r = (|| -> Result<File, String> {
+            let (s, _) = l.accept().map_err(|e| e.to_string())?;
+            let mut buf = [0u8; 4096];
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([RawFd; 1]);
+            let msg = recvmsg::<()>(s.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())
+                .map_err(|e| e.to_string())?;
+            for c in msg.cmsgs().map_err(|e| e.to_string())? {
+                if let ControlMessageOwned::ScmRights(fds) = c
+                    && let Some(fd) = fds.first()
+                {
+                    // SAFETY: the fd was just received and is owned by nothing else.
+                    return Ok(unsafe { File::from_raw_fd(*fd) });
+                }
+            }
+            Err("no SCM_RIGHTS message".into())
+        })();
+        let _ = tx.send(r);
+    });
+    rx
+}
