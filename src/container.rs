@@ -237,9 +237,14 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         // mkfifo honours the umask; the container may run as any user.
         unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
         cgroup.create()?;
-        if let Some(r) = linux.resources() {
-            cgroup.set(r)?;
-        }
+        // Always: the device policy is default-deny even without resources.
+        cgroup.set_with_devices(
+            linux
+                .resources()
+                .as_ref()
+                .unwrap_or(&LinuxResources::default()),
+            linux.devices().as_deref().unwrap_or_default(),
+        )?;
         let overlay = overlay_of(&spec, &dir, &rootfs)?;
         let template = State {
             id: id.to_string(),
@@ -950,7 +955,8 @@ pub fn update(
     merge_json(&mut v, patch);
     let merged: LinuxResources =
         serde_json::from_value(v).map_err(|e| msg(format!("resources: {e}")))?;
-    Cgroup::new(&st.cgroup_path).set(&merged)?;
+    Cgroup::new(&st.cgroup_path)
+        .set_with_devices(&merged, linux.devices().as_deref().unwrap_or_default())?;
     linux.set_resources(Some(merged));
     spec.set_linux(Some(linux));
     sys::write_atomic(

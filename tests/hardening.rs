@@ -162,3 +162,168 @@ fn root_pid_file_temp_never_follows_symlinks() {
             .is_file()
     );
 }
+
+// ---------------------------------------------------------------------------
+// The device policy: default deny
+
+/// A bundle that bind-mounts two device nodes made in the bundle (so they
+/// are the host's devices, reachable through the bind): `/dev/hostchr` is
+/// c 10:229 (the FUSE device) and `/dev/hostblk` is b 7:0 (the first loop
+/// device), both outside the default allow list. The script prints, for
+/// each, whether it could be opened for reading and for writing.
+fn device_bundle(name: &str) -> Bundle {
+    let b = Bundle::new(name);
+    let mk = |file: &str, kind: libc::mode_t, dev: libc::dev_t| {
+        let p = std::ffi::CString::new(b.path(file).to_str().unwrap()).unwrap();
+        let rc = unsafe { libc::mknod(p.as_ptr(), kind | 0o666, dev) };
+        assert_eq!(rc, 0, "mknod {file}: {}", std::io::Error::last_os_error());
+    };
+    mk("chr", libc::S_IFCHR, libc::makedev(10, 229));
+    mk("blk", libc::S_IFBLK, libc::makedev(7, 0));
+    let bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": b.path(src), "options": ["bind"]});
+    let (c, k) = (bind("chr", "/dev/hostchr"), bind("blk", "/dev/hostblk"));
+    b.with(|v| {
+        v["mounts"].as_array_mut().unwrap().extend([c, k]);
+    })
+    .sh("for d in hostchr hostblk; do \
+           (exec 3</dev/$d) 2>/dev/null && echo $d-r-open || echo $d-r-denied; \
+           (exec 3>/dev/$d) 2>/dev/null && echo $d-w-open || echo $d-w-denied; \
+         done; (exec 3<>/dev/null) && echo null-ok")
+}
+
+const ALL_DENIED: &str =
+    "hostchr-r-denied\nhostchr-w-denied\nhostblk-r-denied\nhostblk-w-denied\nnull-ok\n";
+
+/// Without `linux.resources.devices`, or with rules but no deny-all among
+/// them, a bind-mounted host device must still be denied (runc and crun
+/// start from deny-all); the defaults stay usable.
+#[test]
+fn root_devices_default_deny() {
+    let rt = Runtime::new();
+    let cases: [(&str, Option<serde_json::Value>); 4] = [
+        ("no resources", None),
+        ("no devices", Some(json!({}))),
+        ("empty devices", Some(json!({"devices": []}))),
+        (
+            "allow only",
+            Some(
+                json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}),
+            ),
+        ),
+    ];
+    for (what, res) in cases {
+        let b = device_bundle("devdeny").with(|v| match &res {
+            None => json_remove(v, "/linux/resources"),
+            Some(r) => json_set(v, "/linux/resources", r.clone()),
+        });
+        let o = rt.run(&b);
+        o.ok();
+        assert_eq!(o.stdout, ALL_DENIED, "{what}: {o}");
+    }
+}
+
+/// Every node of `linux.devices` is allowed (as runc does), even when
+/// `linux.resources.devices` denies all; other devices stay denied.
+#[test]
+fn root_devices_linux_devices_are_allowed() {
+    let rt = Runtime::new();
+    let b = device_bundle("devnodes").set(
+        "/linux/devices",
+        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]),
+    );
+    let b = b.sh("(exec 3<>/dev/fuse) && echo fuse-ok; \
+                  (exec 3</dev/hostblk) 2>/dev/null && echo blk-open || echo blk-denied");
+    let o = rt.run(&b);
+    o.ok();
+    assert_eq!(o.stdout, "fuse-ok\nblk-denied\n", "{o}");
+}
+
+/// Counts writes to each of `files` (inotify IN_MODIFY: every write(2) to a
+/// cgroup file makes one) while `f` runs.
+fn writes_during(files: &[std::path::PathBuf], f: impl FnOnce()) -> Vec<usize> {
+    let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    assert!(fd >= 0);
+    let mut wds = Vec::new();
+    for p in files {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), libc::IN_MODIFY) };
+        assert!(
+            wd >= 0,
+            "watch {}: {}",
+            p.display(),
+            std::io::Error::last_os_error()
+        );
+        wds.push(wd);
+    }
+    f();
+    let mut n = vec![0; files.len()];
+    let mut buf = [0u8; 4096];
+    loop {
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if r <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off < r as usize {
+            let ev = unsafe { &*(buf.as_ptr().add(off) as *const libc::inotify_event) };
+            if let Some(i) = wds.iter().position(|&w| w == ev.wd) {
+                n[i] += 1;
+            }
+            off += std::mem::size_of::<libc::inotify_event>() + ev.len as usize;
+        }
+    }
+    unsafe { libc::close(fd) };
+    n
+}
+
+/// cgroup v1: `update` must not rewrite the device list when it does not
+/// change (deny-all then allow again made every open in the container fail
+/// for a moment), and a change adds the new rule without a reset. The
+/// `linux.devices` nodes stay allowed across updates.
+#[test]
+fn root_devices_update_does_not_flap() {
+    if is_cgroup2() {
+        eprintln!("v1 only (the v2 program is swapped without a gap)");
+        return;
+    }
+    let rt = Runtime::new();
+    let b = device_bundle("devflap")
+        .set(
+            "/linux/devices",
+            json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]),
+        )
+        .args(&["sleep", "60"]);
+    let c = rt.create_start(&b);
+    let dir = cgroup_v1_dir("devices", &c.cgname);
+    let files = [dir.join("devices.allow"), dir.join("devices.deny")];
+    let before = cgroup_read("devices", &c.cgname, "devices.list");
+    assert!(before.lines().any(|l| l == "c 10:229 rwm"), "{before}");
+    let n = writes_during(&files, || {
+        c.cmd(&["update", "--pids-limit", "100", &c.id]).ok();
+    });
+    assert_eq!(n, [0, 0], "update rewrote the unchanged device list");
+    assert_eq!(cgroup_read("devices", &c.cgname, "devices.list"), before);
+
+    // A new rule: one write to devices.allow, no reset through devices.deny.
+    let r = b.path("res.json");
+    fs::write(
+        &r,
+        json!({"devices": [{"allow": false, "access": "rwm"},
+                           {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let n = writes_during(&files, || {
+        c.cmd(&["update", "-r", r.to_str().unwrap(), &c.id]).ok();
+    });
+    assert_eq!(
+        n,
+        [1, 0],
+        "update should only add b 7:0 r (allow, deny writes)"
+    );
+    let after = cgroup_read("devices", &c.cgname, "devices.list");
+    assert!(after.lines().any(|l| l == "b 7:0 r"), "{after}");
+    assert!(after.lines().any(|l| l == "c 10:229 rwm"), "{after}");
+    let o = c.exec(&[], &["sh", "-c", "(exec 3</dev/hostblk) && echo blk-r-ok"]);
+    assert_eq!(o.stdout, "blk-r-ok\n", "{o}");
+}

@@ -7,9 +7,10 @@
 //! Semantics (both back ends): rules apply in order, a later rule overrides an
 //! earlier one. A rule of type `a` with wildcard major and minor switches the
 //! whole cgroup to allow-all or deny-all and drops the rules before it (the v1
-//! kernel does the same). Before any such rule everything is allowed (a new
-//! cgroup inherits its parent's list). The runtime's default devices
-//! ([`default_allowed_devices`]) are appended after the user's rules.
+//! kernel does the same). A container's policy ([`policy`]) starts with
+//! deny-all, then the config's rules, then allow rules for the nodes of
+//! `linux.devices` and the runtime's default devices
+//! ([`default_allowed_devices`]): it never fails open.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -159,13 +160,13 @@ pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
 }
 
 /// Allow rules ("rwm") for the device nodes of `linux.devices`, which a
-/// container must be able to open; append them to the resources' device list
-/// before [`super::Cgroup::set`].
+/// container must be able to open ([`policy`] adds them).
 pub fn allow_rules_for_devices(devs: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
     devs.iter().map(LinuxDeviceCgroup::from).collect()
 }
 
-/// The user's rules followed by the runtime defaults, normalised.
+/// The user's rules followed by the runtime defaults, normalised (no
+/// default deny: see [`policy`] for what a container gets).
 pub fn rules_with_defaults(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>> {
     let mut out = Vec::with_capacity(spec.len() + 11);
     for (i, d) in spec.iter().enumerate() {
@@ -179,6 +180,141 @@ pub fn rules_with_defaults(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>
         }
     }
     Ok(out)
+}
+
+/// The device policy of a container, as runc and crun build it: deny every
+/// device, then the config's `linux.resources.devices` in order, then an
+/// allow rule for every node of `linux.devices`, then the runtime's
+/// defaults ([`default_allowed_devices`]). Nothing is allowed that no rule
+/// allows, whatever the config says or leaves out.
+pub fn policy(spec: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<Vec<DeviceRule>> {
+    let mut out = Vec::with_capacity(spec.len() + nodes.len() + 12);
+    out.push(DeviceRule {
+        allow: false,
+        kind: DevKind::All,
+        major: None,
+        minor: None,
+        access: ACC_ALL,
+        field: "linux.resources.devices (runtime default deny)".into(),
+    });
+    for (i, d) in spec.iter().enumerate() {
+        if let Some(r) = DeviceRule::from_spec(&format!("{FIELD}[{i}]"), d)? {
+            out.push(r);
+        }
+    }
+    for (i, d) in allow_rules_for_devices(nodes).iter().enumerate() {
+        if let Some(r) = DeviceRule::from_spec(&format!("linux.devices[{i}]"), d)? {
+            out.push(r);
+        }
+    }
+    for d in default_allowed_devices() {
+        if let Some(r) = DeviceRule::from_spec("linux.resources.devices (runtime defaults)", &d)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Key of a v1 device exception: type (`b`/`c`), major, minor (`None` = `*`).
+pub type V1Key = (char, Option<u32>, Option<u32>);
+
+/// What a v1 devices cgroup holds (its `devices.list`): a default and a set
+/// of exceptions to it, each with access bits. The kernel keys exceptions by
+/// exact type/major/minor: an allow adds bits to the key's entry (deny
+/// default) or takes them away (allow default), a deny the other way round;
+/// `a` resets the default and drops every exception.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct V1State {
+    pub allow_all: bool,
+    pub exceptions: std::collections::BTreeMap<V1Key, u8>,
+}
+
+impl V1State {
+    /// The state the kernel ends in after `rules` are written in order.
+    pub fn of(rules: &[DeviceRule]) -> V1State {
+        let mut st = V1State {
+            allow_all: true,
+            exceptions: Default::default(),
+        };
+        for r in rules {
+            if r.is_all() {
+                st.allow_all = r.allow;
+                st.exceptions.clear();
+                continue;
+            }
+            let kinds: &[char] = match r.kind {
+                DevKind::Block => &['b'],
+                DevKind::Char => &['c'],
+                // v1 has no "a M:N" exception ("a" alone is the reset):
+                // a rule for both kinds is one exception per kind.
+                DevKind::All => &['b', 'c'],
+            };
+            for &t in kinds {
+                let key = (t, r.major, r.minor);
+                if r.allow != st.allow_all {
+                    *st.exceptions.entry(key).or_insert(0) |= r.access;
+                } else if let Some(bits) = st.exceptions.get_mut(&key) {
+                    *bits &= !r.access;
+                    if *bits == 0 {
+                        st.exceptions.remove(&key);
+                    }
+                }
+            }
+        }
+        st
+    }
+
+    /// Parse `devices.list`. With the allow default the kernel lists only
+    /// `a *:* rwm` (its exceptions are not shown): `exceptions` is then empty.
+    pub fn parse(list: &str) -> Option<V1State> {
+        let mut st = V1State::default();
+        for l in list.lines() {
+            let mut it = l.split_whitespace();
+            let (t, nums, acc) = (it.next()?, it.next()?, it.next()?);
+            if t == "a" {
+                return Some(V1State {
+                    allow_all: true,
+                    exceptions: Default::default(),
+                });
+            }
+            let t = match t {
+                "b" => 'b',
+                "c" => 'c',
+                _ => return None,
+            };
+            let (maj, min) = nums.split_once(':')?;
+            let num = |s: &str| -> Option<Option<u32>> {
+                if s == "*" {
+                    Some(None)
+                } else {
+                    s.parse().ok().map(Some)
+                }
+            };
+            let mut bits = 0;
+            for c in acc.chars() {
+                bits |= match c {
+                    'r' => ACC_READ,
+                    'w' => ACC_WRITE,
+                    'm' => ACC_MKNOD,
+                    _ => return None,
+                };
+            }
+            *st.exceptions.entry((t, num(maj)?, num(min)?)).or_insert(0) |= bits;
+        }
+        Some(st)
+    }
+}
+
+/// A `devices.allow`/`devices.deny` line for one exception key.
+pub fn v1_key_line(k: &V1Key, access: u8) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "*".to_string(), |n| n.to_string());
+    let mut acc = String::new();
+    for (bit, c) in [(ACC_READ, 'r'), (ACC_WRITE, 'w'), (ACC_MKNOD, 'm')] {
+        if access & bit != 0 {
+            acc.push(c);
+        }
+    }
+    format!("{} {}:{} {acc}", k.0, n(k.1), n(k.2))
 }
 
 /// Reference semantics of a rule list: may a request of `kind`, `access`

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
 pub use devices::{DeviceRule, allow_rules_for_devices, default_allowed_devices};
 
@@ -466,13 +466,19 @@ impl Cgroup {
         }
     }
 
-    /// Apply `linux.resources`. Only fields that are set are written.
-    /// Device rules get the runtime's default devices appended
-    /// ([`default_allowed_devices`]).
+    /// Apply `linux.resources` with no `linux.devices` nodes: see
+    /// [`Cgroup::set_with_devices`].
     pub fn set(&self, r: &LinuxResources) -> Result<()> {
+        self.set_with_devices(r, &[])
+    }
+
+    /// Apply `linux.resources`. Only limits that are set are written; the
+    /// device policy is always applied ([`devices::policy`]: deny-all, the
+    /// config's rules, the nodes of `linux.devices`, the runtime defaults).
+    pub fn set_with_devices(&self, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
         match detect() {
-            Mode::V1 => v1::set(self, r),
-            Mode::V2 => v2::set(self, r),
+            Mode::V1 => v1::set(self, r, nodes),
+            Mode::V2 => v2::set(self, r, nodes),
         }
     }
 

@@ -907,3 +907,63 @@ fn root_vm_clone_into_cgroup() {
     assert!(in_cg, "child {pid} not in {}", g.cg.path());
     g.cg.destroy().unwrap();
 }
+
+#[test]
+fn policy_denies_by_default_and_allows_linux_devices() {
+    use LinuxDeviceType::*;
+    let node: oci_spec::runtime::LinuxDevice =
+        serde_json::from_str(r#"{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}"#)
+            .unwrap();
+    let rw = devices::ACC_READ | devices::ACC_WRITE;
+    for user in [vec![], vec![dev(true, C, Some(1), Some(3), "rwm")]] {
+        let rules = devices::policy(&user, std::slice::from_ref(&node)).unwrap();
+        assert!(!devices::allowed(&rules, DevKind::Block, rw, 8, 0));
+        assert!(!devices::allowed(&rules, DevKind::Char, rw, 10, 200));
+        assert!(devices::allowed(&rules, DevKind::Char, rw, 10, 229));
+        assert!(devices::allowed(&rules, DevKind::Char, rw, 1, 3));
+        check_program(&rules);
+        let v1 = devices::V1State::of(&rules);
+        assert!(!v1.allow_all);
+        assert_eq!(
+            v1.exceptions.get(&('c', Some(10), Some(229))),
+            Some(&devices::ACC_ALL)
+        );
+    }
+}
+
+#[test]
+fn v1_state_follows_the_kernel() {
+    use LinuxDeviceType::*;
+    let rules = devices::policy(
+        &[
+            dev(true, A, Some(4), None, "r"),
+            dev(true, C, Some(1), Some(3), "r"),
+            dev(false, C, Some(1), Some(3), "w"),
+        ],
+        &[],
+    )
+    .unwrap();
+    let st = devices::V1State::of(&rules);
+    // "a 4:* r" is one exception per kind; c 1:3 ends "rwm" (the default
+    // after the user's deny adds w back).
+    assert_eq!(
+        st.exceptions.get(&('b', Some(4), None)),
+        Some(&devices::ACC_READ)
+    );
+    assert_eq!(
+        st.exceptions.get(&('c', Some(4), None)),
+        Some(&devices::ACC_READ)
+    );
+    assert_eq!(
+        st.exceptions.get(&('c', Some(1), Some(3))),
+        Some(&devices::ACC_ALL)
+    );
+    let list: String = st
+        .exceptions
+        .iter()
+        .map(|(k, &b)| devices::v1_key_line(k, b) + "\n")
+        .collect();
+    assert_eq!(devices::V1State::parse(&list), Some(st));
+    let all = devices::V1State::parse("a *:* rwm\n").unwrap();
+    assert!(all.allow_all && all.exceptions.is_empty());
+}

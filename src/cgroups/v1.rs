@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxPids,
+    LinuxBlockIo, LinuxCpu, LinuxDevice, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxPids,
     LinuxResources,
 };
 use serde_json::json;
@@ -101,7 +101,7 @@ fn fill_cpuset(d: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn set(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+pub(super) fn set(cg: &Cgroup, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
     if let Some(m) = r.memory() {
         memory(cg, m)?;
     }
@@ -131,9 +131,8 @@ pub(super) fn set(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             "cgroup v2 settings were given, but this host uses cgroup v1",
         ));
     }
-    if let Some(d) = r.devices() {
-        device_rules(cg, &devices::rules_with_defaults(d)?)?;
-    }
+    let user = r.devices().as_deref().unwrap_or_default();
+    device_rules(cg, &devices::policy(user, nodes)?)?;
     Ok(())
 }
 
@@ -388,19 +387,48 @@ pub fn pids_max_value(limit: i64) -> String {
 // ---------------------------------------------------------------------------
 // devices
 
+/// Bring the devices cgroup to the state `rules` describe. Only what
+/// differs is written: an `update` that keeps the policy writes nothing, and
+/// one that changes it adds the new allowances before taking old ones away,
+/// so a container never sees a device it may use denied for a moment (a
+/// rewrite from deny-all would). A full rewrite happens only when the
+/// default changes (and for an allow-all policy with deny exceptions, which
+/// the kernel does not list).
 fn device_rules(cg: &Cgroup, rules: &[DeviceRule]) -> Result<()> {
     const F: &str = "linux.resources.devices";
     let d = require(cg, "devices", F)?;
-    if rules.iter().any(|r| !r.allow && r.is_all()) {
-        write_file(F, &d.join("devices.deny"), "a")?;
-    }
-    for r in rules {
-        let file = if r.allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
-        write_file(&r.field, &d.join(file), &r.v1_line())?;
+    let target = devices::V1State::of(rules);
+    let list = d.join("devices.list");
+    let current = devices::V1State::parse(&read_file(F, &list)?);
+    let allow = d.join("devices.allow");
+    let deny = d.join("devices.deny");
+    match current {
+        Some(cur) if !cur.allow_all && !target.allow_all => {
+            for (k, &bits) in &target.exceptions {
+                let add = bits & !cur.exceptions.get(k).copied().unwrap_or(0);
+                if add != 0 {
+                    write_file(F, &allow, &devices::v1_key_line(k, add))?;
+                }
+            }
+            for (k, &bits) in &cur.exceptions {
+                let gone = bits & !target.exceptions.get(k).copied().unwrap_or(0);
+                if gone != 0 {
+                    write_file(F, &deny, &devices::v1_key_line(k, gone))?;
+                }
+            }
+        }
+        Some(cur) if cur.allow_all && target.allow_all && target.exceptions.is_empty() => {}
+        _ => {
+            let (reset, exceptions) = if target.allow_all {
+                (&allow, &deny)
+            } else {
+                (&deny, &allow)
+            };
+            write_file(F, reset, "a")?;
+            for (k, &bits) in &target.exceptions {
+                write_file(F, exceptions, &devices::v1_key_line(k, bits))?;
+            }
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode as FileMode;
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxRdma,
+    LinuxBlockIo, LinuxCpu, LinuxDevice, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxRdma,
     LinuxResources,
 };
 use serde_json::json;
@@ -102,7 +102,7 @@ fn write(field: &str, path: &Path, value: &str) -> Result<()> {
     })
 }
 
-pub(super) fn set(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+pub(super) fn set(cg: &Cgroup, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
     let d = leaf(cg);
     if let Some(m) = r.memory() {
         memory(&d, m)?;
@@ -132,10 +132,9 @@ pub(super) fn set(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
     if let Some(u) = r.unified() {
         unified(&d, u)?;
     }
-    if let Some(devs) = r.devices() {
-        let rules = devices::rules_with_defaults(devs)?;
-        devices::attach_program(&d, &devices::program(&rules))?;
-    }
+    let user = r.devices().as_deref().unwrap_or_default();
+    let rules = devices::policy(user, nodes)?;
+    devices::attach_program(&d, &devices::program(&rules))?;
     Ok(())
 }
 
