@@ -269,6 +269,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             own_pid_ns: linux.namespaces().iter().flatten().any(|n| {
                 n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
             }),
+            cgroup_created: Some(cgroup.created()),
         };
         let mut runner = HookRunner {
             spec: &spec,
@@ -308,8 +309,12 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         Ok((state, master)) => Ok(Created { dir, state, master }),
         Err(e) => {
             // Nothing may be left behind: the process was killed by
-            // spawn_init; its mounts died with its mount namespace.
-            let _ = cgroup.kill_all(libc::SIGKILL);
+            // spawn_init; its mounts died with its mount namespace. Only a
+            // cgroup myrt created is emptied and removed: one that was
+            // there before belongs to someone else.
+            if cgroup.owns_leaf() {
+                let _ = cgroup.kill_all(libc::SIGKILL);
+            }
             let _ = cgroup.destroy();
             if hooks_started.get()
                 && let Some(h) = spec.hooks()
@@ -527,12 +532,24 @@ fn wait_dead(st: &State, timeout: Duration) -> bool {
     true
 }
 
+/// The container's cgroup, owning what its state says myrt created.
+fn cgroup_of(st: &State) -> Cgroup {
+    match &st.cgroup_created {
+        Some(dirs) => Cgroup::with_created(&st.cgroup_path, dirs.clone()),
+        None => Cgroup::untracked(&st.cgroup_path),
+    }
+}
+
 /// Remove everything `create` made: processes left in the cgroup, the
 /// cgroup, the overlay write layer, the state dir; then poststop hooks.
 fn destroy(dir: &Dir, st: &State) -> Result<()> {
-    let cg = Cgroup::new(&st.cgroup_path);
+    let cg = cgroup_of(st);
     let busy = || cg.pids().map(|p| !p.is_empty()).unwrap_or(false);
-    if cg.exists() {
+    // A cgroup that was there before the container is left as it is
+    // (processes and directory); only what myrt created is removed.
+    if !cg.owns_leaf() {
+        cg.destroy()?;
+    } else if cg.exists() {
         if busy() {
             if cg.is_frozen().unwrap_or(false) {
                 let _ = cg.freeze(false);
@@ -541,7 +558,7 @@ fn destroy(dir: &Dir, st: &State) -> Result<()> {
             // outlive its init: kill them (as runc does). With one, the
             // kernel kills them with the init; what is left after that
             // belongs to someone sharing the cgroup and is not ours to kill.
-            if !st.own_pid_ns {
+            if !st.own_pid_ns && cg.owns_leaf() {
                 let _ = cg.kill_all(libc::SIGKILL);
             }
             let deadline = Instant::now() + Duration::from_secs(if st.own_pid_ns { 2 } else { 5 });

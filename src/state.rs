@@ -71,6 +71,12 @@ pub struct State {
     /// The namespaces the container created itself (config types).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The cgroup directories myrt created for this container
+    /// (`Cgroup::created`): only those are removed, and processes are
+    /// killed only in a cgroup whose leaf is among them. `None` in state
+    /// written before this was recorded (treated as owned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_created: Option<Vec<PathBuf>>,
 }
 
 /// The JSON of `myrt state` and of hooks' stdin (runtime-spec `state`).

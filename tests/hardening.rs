@@ -327,3 +327,132 @@ fn root_devices_update_does_not_flap() {
     let o = c.exec(&[], &["sh", "-c", "(exec 3</dev/hostblk) && echo blk-r-ok"]);
     assert_eq!(o.stdout, "blk-r-ok\n", "{o}");
 }
+
+// ---------------------------------------------------------------------------
+// cgroups that were there before the container
+
+/// A cgroup `/myrt-test/<name>` made by the test (not by the runtime) in
+/// every hierarchy, removed (after its sleeper is killed) on drop.
+struct ForeignCgroup {
+    dirs: Vec<std::path::PathBuf>,
+    sleeper: Option<std::process::Child>,
+}
+
+impl ForeignCgroup {
+    fn new(name: &str) -> ForeignCgroup {
+        let mut dirs = Vec::new();
+        for m in cgroup_mounts() {
+            let d = m.join(CGROUP_PARENT.trim_start_matches('/')).join(name);
+            fs::create_dir_all(&d).unwrap();
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = fs::read_to_string(d.parent().unwrap().join(f)) {
+                    let _ = fs::write(d.join(f), v.trim());
+                }
+            }
+            dirs.push(d);
+        }
+        ForeignCgroup {
+            dirs,
+            sleeper: None,
+        }
+    }
+
+    /// Puts a `sleep` of the test's own into the cgroup (in every hierarchy).
+    fn populate(&mut self) -> i32 {
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        for d in &self.dirs {
+            fs::write(d.join("cgroup.procs"), pid.to_string())
+                .unwrap_or_else(|e| panic!("join {}: {e}", d.display()));
+        }
+        self.sleeper = Some(child);
+        pid
+    }
+
+    fn all_exist(&self) -> bool {
+        self.dirs.iter().all(|d| d.is_dir())
+    }
+}
+
+impl Drop for ForeignCgroup {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.sleeper.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for d in &self.dirs {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+/// `create` into a cgroup that already holds processes is refused ("cgroup
+/// is not empty", as runc), and the failed create neither kills those
+/// processes nor removes the cgroup (it did both).
+#[test]
+fn root_cgroup_in_use_is_refused_and_left_alone() {
+    let rt = Runtime::new();
+    let b = Bundle::new("cgbusy").args(&["true"]);
+    let name = unique("foreign");
+    let mut fc = ForeignCgroup::new(&name);
+    let pid = fc.populate();
+    let b = b.set(
+        "/linux/cgroupsPath",
+        json!(format!("{CGROUP_PARENT}/{name}")),
+    );
+    b.write();
+    let o = rt.cmd(&["create", "--bundle", b.dir_str(), &b.id]);
+    if o.success() {
+        rt.cmd(&["delete", "-f", &b.id]);
+    }
+    o.fails();
+    assert!(o.stderr.contains("not empty"), "{o}");
+    assert_myrt_error(&o.stderr, "create", &b.id, &["linux.cgroupsPath"]);
+    assert!(
+        pid_alive(pid),
+        "the failed create killed a process it did not start"
+    );
+    assert!(
+        fc.all_exist(),
+        "the failed create removed a cgroup it did not create"
+    );
+}
+
+/// A cgroup that exists but is empty may be used; a create that fails later
+/// (here: a limit the host refuses) and a delete after a run both leave it
+/// in place: myrt removes only what it created.
+#[test]
+fn root_cgroup_not_created_is_never_removed() {
+    let rt = Runtime::new();
+    let name = unique("foreign");
+    let fc = ForeignCgroup::new(&name);
+    let path = json!(format!("{CGROUP_PARENT}/{name}"));
+    // Fails after the cgroup was set up: v1 has no unified settings, v2 no
+    // such file.
+    let b = Bundle::new("cgfail")
+        .args(&["true"])
+        .set("/linux/cgroupsPath", path.clone())
+        .set(
+            "/linux/resources/unified",
+            json!({"memory.nonexistent": "1"}),
+        );
+    b.write();
+    let o = rt.cmd(&["create", "--bundle", b.dir_str(), &b.id]);
+    o.fails();
+    assert!(
+        fc.all_exist(),
+        "a failed create removed a cgroup it did not create: {o}"
+    );
+
+    let b = Bundle::new("cgshare")
+        .sh("echo ran")
+        .set("/linux/cgroupsPath", path);
+    b.write();
+    let o = rt.cmd(&["run", "--bundle", b.dir_str(), &b.id]);
+    o.ok();
+    assert_eq!(o.stdout, "ran\n");
+    assert!(fc.all_exist(), "delete removed a cgroup it did not create");
+}

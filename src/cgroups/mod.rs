@@ -390,6 +390,21 @@ pub(crate) fn remove_cgroup_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Processes in the cgroup `dir` and every cgroup below it.
+pub(crate) fn count_procs(dir: &Path) -> usize {
+    let mut n = read_opt(&dir.join("cgroup.procs"))
+        .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0);
+    if let Ok(rd) = fs::read_dir(dir) {
+        for ent in rd.flatten() {
+            if ent.file_type().is_ok_and(|t| t.is_dir()) {
+                n += count_procs(&ent.path());
+            }
+        }
+    }
+    n
+}
+
 /// rmdir that ignores every failure (used for parents that may be in use).
 pub(crate) fn try_rmdir(dir: &Path) -> bool {
     fs::remove_dir(dir).is_ok()
@@ -421,20 +436,53 @@ pub(crate) fn signal_pids(pids: &[i32], sig: i32) -> Result<()> {
 
 /// Handle for one container's cgroup in every hierarchy. Constructing it does
 /// no disk access; the host layout is read (once per process) on first use.
+///
+/// Ownership: a handle knows the directories myrt created for it
+/// ([`Cgroup::created`]; persisted in the container's state and given back
+/// with [`Cgroup::with_created`]). Only a cgroup whose leaf myrt created is
+/// killed in or removed ([`Cgroup::owns_leaf`]); a cgroup that was there
+/// before is used only if it holds no process, and is left in place.
 #[derive(Debug)]
 pub struct Cgroup {
     path: String,
-    /// Directories this handle created (full paths, top down), so `destroy`
-    /// may remove parents it made and nothing that existed before.
+    /// Directories this handle created (full paths, top down, leaf
+    /// directories included), so `destroy` removes what it made and nothing
+    /// that existed before.
     created: Mutex<Vec<PathBuf>>,
+    /// False only for containers whose state predates the record of created
+    /// directories: they are treated as owned (the behaviour they were
+    /// created with).
+    tracked: bool,
 }
 
 impl Cgroup {
-    /// `path` is the result of [`resolve_path`], e.g. "/myrt/c1".
+    /// `path` is the result of [`resolve_path`], e.g. "/myrt/c1". The handle
+    /// owns nothing until [`Cgroup::create`] makes directories.
     pub fn new(path: &str) -> Cgroup {
         Cgroup {
             path: path.to_string(),
             created: Mutex::new(Vec::new()),
+            tracked: true,
+        }
+    }
+
+    /// A handle that owns `created` (what [`Cgroup::created`] returned
+    /// after `create`), for `delete` in a later process.
+    pub fn with_created(path: &str, created: Vec<PathBuf>) -> Cgroup {
+        Cgroup {
+            path: path.to_string(),
+            created: Mutex::new(created),
+            tracked: true,
+        }
+    }
+
+    /// A handle for a container whose state has no record of what was
+    /// created: treated as owning its leaf.
+    pub fn untracked(path: &str) -> Cgroup {
+        Cgroup {
+            path: path.to_string(),
+            created: Mutex::new(Vec::new()),
+            tracked: false,
         }
     }
 
@@ -458,12 +506,65 @@ impl Cgroup {
         std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Create the cgroup (mkdir -p) in every hierarchy.
+    /// The directories this handle created (top down), to persist.
+    pub fn created(&self) -> Vec<PathBuf> {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// May `destroy` remove the cgroup directory `dir`?
+    pub(crate) fn may_remove(&self, dir: &Path) -> bool {
+        !self.tracked
+            || self
+                .created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|d| d == dir)
+    }
+
+    /// The leaf directories of this cgroup, one per hierarchy.
+    fn leaves(&self) -> Vec<PathBuf> {
+        match detect() {
+            Mode::V1 => v1::leaves(self),
+            Mode::V2 => vec![v2::leaf(self)],
+        }
+    }
+
+    /// Did myrt create this cgroup (its leaf in every hierarchy)? Only then
+    /// may it kill what is in it.
+    pub fn owns_leaf(&self) -> bool {
+        self.leaves().iter().all(|d| self.may_remove(d))
+    }
+
+    /// Create the cgroup (mkdir -p) in every hierarchy. A leaf that exists
+    /// already must hold no process (in it or below it): a container never
+    /// shares, or rewrites the limits of, a cgroup in use ("cgroup is not
+    /// empty", as runc says).
     pub fn create(&self) -> Result<()> {
         match detect() {
-            Mode::V1 => v1::create(self),
-            Mode::V2 => v2::create(self),
+            Mode::V1 => v1::create(self)?,
+            Mode::V2 => v2::create(self)?,
         }
+        for leaf in self.leaves() {
+            if self.may_remove(&leaf) {
+                continue;
+            }
+            let n = count_procs(&leaf);
+            if n > 0 {
+                return Err(Error::invalid(
+                    PATH_FIELD,
+                    format!(
+                        "cgroup {} is not empty: {n} process(es) found in {}; a container needs a cgroup of its own",
+                        self.path,
+                        leaf.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Apply `linux.resources` with no `linux.devices` nodes: see
@@ -531,9 +632,10 @@ impl Cgroup {
         }
     }
 
-    /// Remove the cgroup in every hierarchy (missing is fine). Also removes
-    /// empty parents that this handle created, and empty parents below
-    /// `/myrt` (the runtime's own prefix); never any other directory.
+    /// Remove the cgroup in every hierarchy where this handle created it
+    /// (missing is fine; a leaf that existed before is left alone). Also
+    /// removes empty parents that this handle created, and empty parents
+    /// below `/myrt` (the runtime's own prefix); never any other directory.
     pub fn destroy(&self) -> Result<()> {
         let res = match detect() {
             Mode::V1 => v1::destroy(self),

@@ -632,9 +632,17 @@ pub(super) fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
     res
 }
 
+/// The leaf directory in every hierarchy.
+pub(super) fn leaves(cg: &Cgroup) -> Vec<PathBuf> {
+    all_dirs(cg).into_iter().map(|(d, _)| d).collect()
+}
+
 pub(super) fn destroy(cg: &Cgroup) -> Result<()> {
     let mut first_err = None;
     for (d, h) in all_dirs(cg) {
+        if !cg.may_remove(&d) {
+            continue;
+        }
         if let Err(e) = remove_cgroup_dir(&d) {
             first_err.get_or_insert(e);
             continue;

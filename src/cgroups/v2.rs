@@ -33,7 +33,7 @@ fn root() -> &'static Path {
     Path::new(CGROUP_ROOT)
 }
 
-fn leaf(cg: &Cgroup) -> PathBuf {
+pub(super) fn leaf(cg: &Cgroup) -> PathBuf {
     join(root(), cg.path())
 }
 
@@ -461,6 +461,9 @@ pub(super) fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
 }
 
 pub(super) fn destroy(cg: &Cgroup) -> Result<()> {
+    if !cg.may_remove(&leaf(cg)) {
+        return Ok(());
+    }
     remove_cgroup_dir(&leaf(cg))?;
     cg.remove_owned_parents(root());
     Ok(())
