@@ -274,6 +274,8 @@ struct Handles {
     /// Namespaces to unshare after joining a user namespace by path (so
     /// that they are owned by it).
     unshare_later: i32,
+    /// Idmapped mounts, made here in the host's user namespace.
+    idmapped: Vec<Option<OwnedFd>>,
 }
 
 /// The container's init as the parent sees it after `create`.
@@ -357,10 +359,13 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         flags = 0;
     }
     let intermediate = unshare_later & libc::CLONE_NEWPID != 0;
+    let idmapped =
+        rootfs::idmapped_mounts(a.spec, a.bundle).map_err(|e| Error::Child(e.to_string()))?;
     let handles = Handles {
         fifo,
         procfd,
         unshare_later,
+        idmapped,
     };
 
     let pid = sys::clone3(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
@@ -511,6 +516,7 @@ fn init_child(
         fifo,
         procfd,
         unshare_later,
+        idmapped,
     } = handles;
     if let Some(fd) = a.lock_fd {
         unsafe { libc::close(fd) };
@@ -580,8 +586,10 @@ fn init_child(
         cgroup_path: a.cgroup.path(),
         cgroupns,
         userns,
+        idmapped: &idmapped,
     };
     let root = rootfs::prepare(&plan).map_err(s)?;
+    drop(idmapped);
 
     // Terminal: the pty comes from the container's devpts instance.
     let mut slave = None;
@@ -611,9 +619,7 @@ fn init_child(
     }
 
     // runc creates a missing cwd; do it while the root is still writable.
-    if let Ok(rootfd) = sys::open(&root, libc::O_PATH | libc::O_DIRECTORY, 0) {
-        let _ = rootfs::mkdir_all(&rootfd, p.cwd(), false);
-    }
+    let _ = rootfs::mkdir_all(&root.fd, p.cwd(), false);
     rootfs::enter(a.spec, &root, a.no_pivot).map_err(s)?;
     let cwd = open_cwd(p.cwd())?;
     if let Some(peer) = &slave {

@@ -57,6 +57,9 @@ pub struct Plan<'a> {
     pub cgroup_path: &'a str,
     pub cgroupns: bool,
     pub userns: bool,
+    /// Detached idmapped mounts made by the parent (see `idmapped_mounts`),
+    /// by index in `mounts`.
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 /// Open `path` inside `root`, creating missing directories on the way
@@ -131,14 +134,11 @@ pub struct Options {
     pub tmpcopyup: bool,
 }
 
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-const MOUNT_ATTR__ATIME: u64 = 0x70;
-const MOUNT_ATTR_NOATIME: u64 = 0x10;
-const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+use sys::{
+    MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
+    MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY,
+    MOUNT_ATTR_STRICTATIME, MountAttr,
+};
 const MS_NOSYMFOLLOW: libc::c_ulong = 0x100;
 
 /// MOUNT_ATTR_* (set, clear) of a recursive option name.
@@ -158,43 +158,123 @@ fn recursive_attr(name: &str) -> Option<(u64, u64)> {
         "rnorelatime" | "ratime" => (0, MOUNT_ATTR__ATIME),
         "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME),
         "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME),
+        // Back to the default (relatime), as `nostrictatime` does.
+        "rnostrictatime" => (0, MOUNT_ATTR__ATIME),
+        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
         _ => return None,
     })
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
+/// The per-mount MS_* flags as MOUNT_ATTR_* (set, clear), with the
+/// semantics of mount(MS_REMOUNT|MS_BIND, flags): every per-mount flag not
+/// given is cleared, except the atime mode, which is kept unless one is given.
+fn remount_attrs(flags: libc::c_ulong) -> (u64, u64) {
+    let mut set = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+        (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+    ] {
+        if flags & ms != 0 {
+            set |= attr;
+        }
+    }
+    let mut clr = (MOUNT_ATTR_RDONLY
+        | MOUNT_ATTR_NOSUID
+        | MOUNT_ATTR_NODEV
+        | MOUNT_ATTR_NOEXEC
+        | MOUNT_ATTR_NOSYMFOLLOW)
+        & !set;
+    let atime = libc::MS_NOATIME | libc::MS_STRICTATIME | libc::MS_RELATIME | libc::MS_NODIRATIME;
+    if flags & atime != 0 {
+        clr |= MOUNT_ATTR__ATIME | (MOUNT_ATTR_NODIRATIME & !set);
+        if flags & libc::MS_NOATIME != 0 {
+            set |= MOUNT_ATTR_NOATIME;
+        } else if flags & libc::MS_STRICTATIME != 0 {
+            set |= MOUNT_ATTR_STRICTATIME;
+        }
+    }
+    (set, clr)
 }
 
-/// mount_setattr(fd, "", AT_EMPTY_PATH|AT_RECURSIVE): apply attributes to
-/// a whole mount tree (the recursive `r*` options).
-fn set_recursive_attrs(fd: &OwnedFd, set: u64, clr: u64) -> sys::Result<()> {
-    const AT_RECURSIVE: libc::c_int = 0x8000;
+/// Apply per-mount flags to a (detached) mount, remount-style. A flag the
+/// kernel has locked (a mount from a less privileged mount namespace may
+/// not drop nosuid/nodev/noexec/ro) is kept rather than failing.
+fn set_flags(mnt: &OwnedFd, flags: libc::c_ulong) -> sys::Result<()> {
+    let (set, clr) = remount_attrs(flags);
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clr,
-        propagation: 0,
-        userns_fd: 0,
+        ..Default::default()
     };
-    let empty = cstr("");
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH | AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
+    match sys::mount_setattr(mnt, false, &attr) {
+        Err(e) if e.source.raw_os_error() == Some(libc::EPERM) => {
+            let locked = remount_attrs(fstatvfs_flags(mnt)).0
+                & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+            let attr = MountAttr {
+                attr_set: set | locked,
+                attr_clr: clr & !locked,
+                ..Default::default()
+            };
+            sys::mount_setattr(mnt, false, &attr)
+        }
+        r => r,
+    }
+}
+
+/// mount_setattr(AT_RECURSIVE): apply attributes to a whole mount tree
+/// (the recursive `r*` options).
+fn set_recursive_attrs(fd: &OwnedFd, set: u64, clr: u64) -> sys::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        ..Default::default()
     };
-    if r < 0 {
-        return Err(sys::last("mount_setattr (recursive mount options)"));
+    sys::mount_setattr(fd, true, &attr)
+}
+
+/// Apply the propagation options to a mount through its fd.
+fn set_propagation(fd: &OwnedFd, props: &[libc::c_ulong]) -> sys::Result<()> {
+    for p in props {
+        let attr = MountAttr {
+            propagation: p & !libc::MS_REC,
+            ..Default::default()
+        };
+        sys::mount_setattr(fd, p & libc::MS_REC != 0, &attr)?;
     }
     Ok(())
+}
+
+/// A detached copy of the mount (tree) at `fd` (or at host path `path`).
+fn clone_tree(fd: Option<&OwnedFd>, path: &str, recursive: bool) -> sys::Result<OwnedFd> {
+    let flags = sys::OPEN_TREE_CLONE
+        | if recursive {
+            sys::AT_RECURSIVE as u32
+        } else {
+            0
+        };
+    match fd {
+        Some(fd) => sys::open_tree(fd.as_raw_fd(), "", flags),
+        None => sys::open_tree(libc::AT_FDCWD, path, flags),
+    }
+}
+
+/// Bind `src` (the tree at that fd) onto `target` with `flags` applied to
+/// the detached copy before it is attached.
+fn bind_fd(
+    src: &OwnedFd,
+    target: &OwnedFd,
+    recursive: bool,
+    flags: libc::c_ulong,
+) -> sys::Result<OwnedFd> {
+    let m = clone_tree(Some(src), "", recursive)?;
+    set_flags(&m, flags)?;
+    sys::move_mount(&m, target)?;
+    Ok(m)
 }
 
 pub fn parse_options(opts: &[String]) -> Options {
@@ -282,10 +362,10 @@ pub fn propagation(name: &str) -> Option<libc::c_ulong> {
     })
 }
 
-fn statvfs_flags(path: &str) -> libc::c_ulong {
+/// The per-mount MS_* flags of the mount an fd is on.
+fn fstatvfs_flags(fd: &impl AsRawFd) -> libc::c_ulong {
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    let c = cstr(path);
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } < 0 {
+    if unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut s) } < 0 {
         return 0;
     }
     let mut f = 0;
@@ -303,21 +383,6 @@ fn statvfs_flags(path: &str) -> libc::c_ulong {
         }
     }
     f
-}
-
-/// Remount a bind mount with `flags`, keeping flags the kernel has locked
-/// (a bind from a less privileged mount may not drop nosuid/nodev/noexec).
-fn remount_bind(target: &str, flags: libc::c_ulong) -> sys::Result<()> {
-    let base = libc::MS_REMOUNT | libc::MS_BIND;
-    match sys::mount(None, target, None, base | flags, None) {
-        Ok(()) => Ok(()),
-        Err(e) if e.source.raw_os_error() == Some(libc::EPERM) => {
-            let locked = statvfs_flags(target)
-                & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY);
-            sys::mount(None, target, None, base | flags | locked, None)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Copy a directory tree (files, dirs, symlinks, modes and owners) from one
@@ -414,9 +479,176 @@ fn host_cgroup_mounts() -> Vec<(PathBuf, &'static str, String)> {
     v
 }
 
+/// The container's root once mounted: its path in the container's mount
+/// namespace (for messages) and an fd on its mount, used for everything
+/// after (never re-opened by path).
+pub struct Root {
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
+/// The overlay root as a detached mount. Each layer is its own fsconfig
+/// parameter, so no path is ever split on a comma; the lower layer uses
+/// `lowerdir+` (one literal path) where the kernel has it, else `lowerdir`
+/// with ':' ',' and '\' escaped.
+fn overlay_mount(o: &Overlay) -> sys::Result<OwnedFd> {
+    let (lower, upper, work) = (
+        o.lower.to_string_lossy(),
+        o.upper.to_string_lossy(),
+        o.work.to_string_lossy(),
+    );
+    let r = sys::fs_mount(
+        "overlay",
+        &[
+            ("source", Some("overlay")),
+            ("lowerdir+", Some(&lower)),
+            ("upperdir", Some(&upper)),
+            ("workdir", Some(&work)),
+        ],
+        0,
+    );
+    match r {
+        Err(e) if e.source.raw_os_error() == Some(libc::EINVAL) => {
+            let mut esc = String::new();
+            for c in lower.chars() {
+                if matches!(c, ':' | ',' | '\\') {
+                    esc.push('\\');
+                }
+                esc.push(c);
+            }
+            sys::fs_mount(
+                "overlay",
+                &[
+                    ("source", Some("overlay")),
+                    ("lowerdir", Some(&esc)),
+                    ("upperdir", Some(&upper)),
+                    ("workdir", Some(&work)),
+                ],
+                0,
+            )
+        }
+        r => r,
+    }
+}
+
+fn id_map_text(m: &[oci_spec::runtime::LinuxIdMapping]) -> String {
+    m.iter()
+        .map(|e| format!("{} {} {}\n", e.container_id(), e.host_id(), e.size()))
+        .collect()
+}
+
+/// A user namespace with these maps, as an fd (for MOUNT_ATTR_IDMAP): a
+/// child is cloned into a new user namespace, its maps written, its
+/// namespace opened, and the child killed.
+fn userns_with_maps(uid: &str, gid: &str) -> sys::Result<OwnedFd> {
+    let pid = sys::clone3(libc::CLONE_NEWUSER as u64, None)?;
+    if pid == 0 {
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        loop {
+            unsafe { libc::pause() };
+        }
+    }
+    let r = (|| {
+        sys::write_file(&format!("/proc/{pid}/uid_map"), uid.as_bytes())?;
+        sys::write_file(&format!("/proc/{pid}/gid_map"), gid.as_bytes())?;
+        sys::open(
+            Path::new(&format!("/proc/{pid}/ns/user")),
+            libc::O_RDONLY,
+            0,
+        )
+    })();
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    r
+}
+
+/// The idmapped mounts of a config (`uidMappings`/`gidMappings` on a mount,
+/// or an `idmap`/`ridmap` option, which without mappings of its own takes
+/// the container's): made by the parent in the host's user namespace, as
+/// detached bind mounts that the container's init attaches. Indexed like
+/// `mounts`. Costs nothing for configs without idmapped mounts.
+pub fn idmapped_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let opts = m.options().as_deref().unwrap_or(&[]);
+        let ridmap = opts.iter().any(|o| o == "ridmap");
+        let idmap = ridmap || opts.iter().any(|o| o == "idmap");
+        if !idmap && m.uid_mappings().is_none() && m.gid_mappings().is_none() {
+            out.push(None);
+            continue;
+        }
+        let field = || format!("mounts[{i}] ({})", m.destination().display());
+        let linux = spec.linux().as_ref();
+        let (uid, gid) = match (m.uid_mappings(), m.gid_mappings()) {
+            (Some(u), Some(g)) => (id_map_text(u), id_map_text(g)),
+            (None, None) => match (
+                linux.and_then(|l| l.uid_mappings().as_ref()),
+                linux.and_then(|l| l.gid_mappings().as_ref()),
+            ) {
+                (Some(u), Some(g)) => (id_map_text(u), id_map_text(g)),
+                _ => {
+                    return Err(Error::Invalid {
+                        field: format!("mounts[{i}].uidMappings"),
+                        msg: "an idmapped mount needs uidMappings and gidMappings, on the mount or in linux (user namespace)".into(),
+                    });
+                }
+            },
+            _ => {
+                return Err(Error::Invalid {
+                    field: format!("mounts[{i}].uidMappings"),
+                    msg: "uidMappings and gidMappings go together".into(),
+                });
+            }
+        };
+        let parsed = parse_options(opts);
+        let src = m.source().as_ref().map(|s| {
+            if s.is_absolute() {
+                s.clone()
+            } else {
+                bundle.join(s)
+            }
+        });
+        let (Some(src), true) = (src, parsed.bind || m.typ().as_deref() == Some("bind")) else {
+            return Err(Error::Invalid {
+                field: format!("mounts[{i}].options"),
+                msg: "idmapped mounts are bind mounts (with a source)".into(),
+            });
+        };
+        let userns = userns_with_maps(&uid, &gid).field(field)?;
+        let mnt = clone_tree(None, &src.to_string_lossy(), parsed.recursive).field(field)?;
+        let attr = MountAttr {
+            attr_set: sys::MOUNT_ATTR_IDMAP,
+            userns_fd: userns.as_raw_fd() as u64,
+            ..Default::default()
+        };
+        sys::mount_setattr(&mnt, ridmap, &attr).map_err(|e| {
+            let why = match e.source.raw_os_error() {
+                Some(libc::EINVAL) => format!(
+                    "{}: its filesystem does not support idmapped mounts on this kernel ({e})",
+                    src.display()
+                ),
+                Some(libc::ENOSYS) => format!("the kernel has no mount_setattr ({e})"),
+                _ => e.to_string(),
+            };
+            Error::Invalid {
+                field: field(),
+                msg: why,
+            }
+        })?;
+        out.push(Some(mnt));
+    }
+    // Nothing idmapped: no allocation worth keeping.
+    if out.iter().all(Option::is_none) {
+        out.clear();
+    }
+    Ok(out)
+}
+
 /// Set up the rootfs up to (not including) pivot_root. Runs in the
-/// container's mount namespace. Returns the directory to pivot into.
-pub fn prepare(p: &Plan) -> Result<PathBuf> {
+/// container's mount namespace. Returns the root to pivot into.
+pub fn prepare(p: &Plan) -> Result<Root> {
     let linux = p.spec.linux().as_ref();
     // Nothing we do may propagate back to the host.
     let prop = linux
@@ -429,33 +661,23 @@ pub fn prepare(p: &Plan) -> Result<PathBuf> {
     sys::mount(None, "/", None, libc::MS_REC | prop, None)
         .field(|| "linux.rootfsPropagation".into())?;
 
-    let root = match &p.overlay {
+    let (path, mnt) = match &p.overlay {
         Some(o) => {
-            let data = format!(
-                "lowerdir={},upperdir={},workdir={}",
-                o.lower.display(),
-                o.upper.display(),
-                o.work.display()
-            );
-            sys::mount(
-                Some("overlay"),
-                &o.merged.to_string_lossy(),
-                Some("overlay"),
-                0,
-                Some(&data),
-            )
-            .field(|| "annotations.org.myrt.rootfs.overlay".into())?;
-            o.merged.clone()
+            let field = || format!("annotations.{}", "org.myrt.rootfs.overlay");
+            let mnt = overlay_mount(o).field(field)?;
+            (o.merged.clone(), mnt)
         }
         None => {
-            let r = p.rootfs.to_string_lossy();
-            sys::mount(Some(&r), &r, None, libc::MS_BIND | libc::MS_REC, None)
-                .field(|| "root.path".into())?;
-            p.rootfs.clone()
+            let mnt =
+                clone_tree(None, &p.rootfs.to_string_lossy(), true).field(|| "root.path".into())?;
+            (p.rootfs.clone(), mnt)
         }
     };
-    let rootfd =
-        sys::open(&root, libc::O_PATH | libc::O_DIRECTORY, 0).field(|| "root.path".into())?;
+    let target =
+        sys::open(&path, libc::O_PATH | libc::O_DIRECTORY, 0).field(|| "root.path".into())?;
+    sys::move_mount(&mnt, &target).field(|| "root.path".into())?;
+    // The fd of the mount itself is the root from here on.
+    let rootfd = mnt;
 
     let mut dev_is_tmpfs = false;
     for (i, m) in p.spec.mounts().iter().flatten().enumerate() {
@@ -471,7 +693,51 @@ pub fn prepare(p: &Plan) -> Result<PathBuf> {
         p.userns,
         dev_is_tmpfs,
     )?;
-    Ok(root)
+    Ok(Root { path, fd: rootfd })
+}
+
+/// Does `path` exist in the root, and is its last component a symlink?
+/// (Parents are resolved in the root.)
+fn lstat_in_root(rootfd: &OwnedFd, path: &Path) -> Option<libc::stat> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name()?;
+    let dir =
+        sys::open_in_root(rootfd.as_raw_fd(), parent, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+    let c = cstr(name);
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH,
+        )
+    };
+    (r == 0).then_some(st)
+}
+
+/// The options of a filesystem mount as fsconfig parameters: superblock
+/// flags and `key=value` / `flag` data options.
+fn fs_params<'a>(o: &'a Options, src: &'a str) -> Vec<(&'a str, Option<&'a str>)> {
+    let mut v = vec![("source", Some(src))];
+    for (ms, name) in [
+        (libc::MS_RDONLY, "ro"),
+        (libc::MS_SYNCHRONOUS, "sync"),
+        (libc::MS_DIRSYNC, "dirsync"),
+        (libc::MS_LAZYTIME, "lazytime"),
+        (libc::MS_MANDLOCK, "mand"),
+    ] {
+        if o.flags & ms != 0 {
+            v.push((name, None));
+        }
+    }
+    for d in &o.data {
+        match d.split_once('=') {
+            Some((k, val)) => v.push((k, Some(val))),
+            None => v.push((d.as_str(), None)),
+        }
+    }
+    v
 }
 
 fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
@@ -488,7 +754,8 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
             e => e,
         });
     }
-    if bind {
+    let idmapped = p.idmapped.get(i).and_then(Option::as_ref);
+    let mnt = if bind || idmapped.is_some() {
         let src = m.source().as_ref().ok_or_else(|| Error::Invalid {
             field: format!("mounts[{i}].source"),
             msg: "a bind mount needs a source".into(),
@@ -502,124 +769,129 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
             field: format!("mounts[{i}].source"),
             msg: format!("{}: {e}", src.display()),
         })?;
+        // Data options (e.g. mode=755) mean nothing to a bind mount; the
+        // kernel ignores them and so does runc.
         let target = mkdir_all(rootfd, m.destination(), !meta.is_dir()).field(field)?;
-        let tp = fd_path(&target);
-        let mut flags = libc::MS_BIND;
-        if opts.recursive {
-            flags |= libc::MS_REC;
-        }
-        sys::mount(Some(&src.to_string_lossy()), &tp, None, flags, None).field(field)?;
-        // Reopen: the fd still names the directory under the new mount.
-        let target =
-            sys::open_in_root(rootfd.as_raw_fd(), m.destination(), libc::O_PATH).field(field)?;
-        let tp = fd_path(&target);
-        if let Some(bad) = opts.data.first() {
-            // A bind mount takes no filesystem data: an option we do not
-            // know must not be dropped silently (it may have meant "ro").
-            return Err(Error::Invalid {
-                field: format!("mounts[{i}].options"),
-                msg: format!("unknown or unsupported bind mount option {bad:?}"),
-            });
-        }
+        // A detached copy, made the way the options say, then attached:
+        // nothing is re-resolved by path after the mount lands.
+        let mnt = match idmapped {
+            Some(fd) => fd
+                .try_clone()
+                .map_err(|e| sys::io_err("dup idmapped mount", e))
+                .field(field)?,
+            None => clone_tree(None, &src.to_string_lossy(), opts.recursive).field(field)?,
+        };
         let want = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
         if want != 0 {
-            remount_bind(&tp, want).field(field)?;
+            set_flags(&mnt, want).field(field)?;
         }
         if opts.rec_set != 0 || opts.rec_clr != 0 {
-            set_recursive_attrs(&target, opts.rec_set, opts.rec_clr).field(field)?;
+            set_recursive_attrs(&mnt, opts.rec_set, opts.rec_clr).field(field)?;
         }
-        for prop in &opts.propagation {
-            sys::mount(None, &tp, None, *prop, None).field(field)?;
+        sys::move_mount(&mnt, &target).field(field)?;
+        mnt
+    } else {
+        if typ.is_empty() {
+            return Err(Error::Invalid {
+                field: format!("mounts[{i}].type"),
+                msg: "missing (required unless the mount is a bind mount)".into(),
+            });
         }
-        return Ok(());
-    }
-    if typ.is_empty() {
-        return Err(Error::Invalid {
-            field: format!("mounts[{i}].type"),
-            msg: "missing (required unless the mount is a bind mount)".into(),
-        });
-    }
-    let target = mkdir_all(rootfd, m.destination(), false).field(field)?;
-    if typ == "proc" || typ == "sysfs" {
-        // CVE-2019-16884 class: these must land on a real directory.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if unsafe { libc::fstat(target.as_raw_fd(), &mut st) } < 0
-            || st.st_mode & libc::S_IFMT != libc::S_IFDIR
+        let before = lstat_in_root(rootfd, m.destination());
+        if (typ == "proc" || typ == "sysfs")
+            && before.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
         {
+            // CVE-2019-16884 class: these must land on a real directory.
             return Err(Error::Invalid {
                 field: field(),
-                msg: "destination is not a directory".into(),
+                msg: format!(
+                    "{} is a symlink in the rootfs; {typ} must be mounted on an ordinary directory",
+                    m.destination().display()
+                ),
             });
         }
-    }
-    let tp = fd_path(&target);
-    let src = m
-        .source()
-        .as_ref()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| typ.to_string());
-    // tmpcopyup: the new tmpfs starts with a copy of what it hides.
-    let copy_from = if opts.tmpcopyup && typ == "tmpfs" {
-        Some(sys::open(Path::new(&tp), libc::O_RDONLY | libc::O_DIRECTORY, 0).field(field)?)
-    } else {
-        None
-    };
-    let data = opts.data.join(",");
-    let flags = opts.flags & !libc::MS_REMOUNT;
-    let r = sys::mount(
-        Some(&src),
-        &tp,
-        Some(typ),
-        flags,
-        (!data.is_empty()).then_some(data.as_str()),
-    );
-    match r {
-        Ok(()) => {}
-        // sysfs cannot be mounted without owning the network namespace:
-        // fall back to a read-only recursive bind of the host's /sys.
-        Err(e) if typ == "sysfs" && e.source.raw_os_error() == Some(libc::EPERM) => {
-            sys::mount(Some("/sys"), &tp, None, libc::MS_BIND | libc::MS_REC, None).field(field)?;
-            let t2 = sys::open_in_root(rootfd.as_raw_fd(), m.destination(), libc::O_PATH)
-                .field(field)?;
-            remount_bind(&fd_path(&t2), flags | libc::MS_RDONLY).field(field)?;
-        }
-        Err(e) => {
-            return Err(Error::Field {
-                field: field(),
-                source: e,
-            });
-        }
-    }
-    if let Some(from) = copy_from {
-        let to = sys::open_in_root(
-            rootfd.as_raw_fd(),
-            m.destination(),
-            libc::O_RDONLY | libc::O_DIRECTORY,
-        )
-        .field(field)?;
-        copy_tree(&from, &to).field(field)?;
-        // The tmpfs root takes the hidden directory's mode and owner too,
-        // unless the options set a mode.
-        if !opts.data.iter().any(|d| d.starts_with("mode=")) {
+        let target = mkdir_all(rootfd, m.destination(), false).field(field)?;
+        if typ == "proc" || typ == "sysfs" {
             let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            if unsafe { libc::fstat(from.as_raw_fd(), &mut st) } == 0 {
-                unsafe {
-                    libc::fchmod(to.as_raw_fd(), st.st_mode & 0o7777);
-                    libc::fchown(to.as_raw_fd(), st.st_uid, st.st_gid);
-                }
+            if unsafe { libc::fstat(target.as_raw_fd(), &mut st) } < 0
+                || st.st_mode & libc::S_IFMT != libc::S_IFDIR
+            {
+                return Err(Error::Invalid {
+                    field: field(),
+                    msg: "destination is not a directory".into(),
+                });
             }
         }
+        let src = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| typ.to_string());
+        let flags = opts.flags & !libc::MS_REMOUNT;
+        let (attrs, _) = remount_attrs(flags);
+        let mnt = match sys::fs_mount(typ, &fs_params(&opts, &src), attrs) {
+            Ok(m) => m,
+            // sysfs cannot be mounted without owning the network namespace:
+            // fall back to a read-only recursive bind of the host's /sys.
+            Err(e) if typ == "sysfs" && e.source.raw_os_error() == Some(libc::EPERM) => {
+                let m = clone_tree(None, "/sys", true).field(field)?;
+                set_flags(&m, flags | libc::MS_RDONLY).field(field)?;
+                m
+            }
+            Err(e) => {
+                return Err(Error::Field {
+                    field: field(),
+                    source: e,
+                });
+            }
+        };
+        if typ == "tmpfs" {
+            tmpfs_contents(&mnt, &target, before.as_ref(), &opts).field(field)?;
+        }
+        if opts.rec_set != 0 || opts.rec_clr != 0 {
+            set_recursive_attrs(&mnt, opts.rec_set, opts.rec_clr).field(field)?;
+        }
+        sys::move_mount(&mnt, &target).field(field)?;
+        mnt
+    };
+    // Propagation applies to the attached mount (through its fd).
+    set_propagation(&mnt, &opts.propagation).field(field)?;
+    Ok(())
+}
+
+/// A new tmpfs, still detached: `tmpcopyup` copies what it will hide, and
+/// when it hides a directory that was already in the image, its root takes
+/// that directory's mode (unless `mode=` is given), as runc does. A
+/// directory that had to be created keeps tmpfs's default mode (1777).
+fn tmpfs_contents(
+    mnt: &OwnedFd,
+    target: &OwnedFd,
+    before: Option<&libc::stat>,
+    opts: &Options,
+) -> sys::Result<()> {
+    let to = sys::open(
+        Path::new(&fd_path(mnt)),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )?;
+    let existed = before.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+    if opts.tmpcopyup && existed {
+        let from = sys::open(
+            Path::new(&fd_path(target)),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )?;
+        copy_tree(&from, &to)?;
     }
-    if opts.rec_set != 0 || opts.rec_clr != 0 {
-        let t2 =
-            sys::open_in_root(rootfd.as_raw_fd(), m.destination(), libc::O_PATH).field(field)?;
-        set_recursive_attrs(&t2, opts.rec_set, opts.rec_clr).field(field)?;
-    }
-    if !opts.propagation.is_empty() {
-        let t2 =
-            sys::open_in_root(rootfd.as_raw_fd(), m.destination(), libc::O_PATH).field(field)?;
-        for prop in &opts.propagation {
-            sys::mount(None, &fd_path(&t2), None, *prop, None).field(field)?;
+    if existed && !opts.data.iter().any(|d| d.starts_with("mode=")) {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(target.as_raw_fd(), &mut st) } == 0 {
+            if unsafe { libc::fchmod(to.as_raw_fd(), st.st_mode & 0o7777) } < 0 {
+                return Err(sys::last("chmod tmpfs root"));
+            }
+            if opts.tmpcopyup {
+                unsafe { libc::fchown(to.as_raw_fd(), st.st_uid, st.st_gid) };
+            }
         }
     }
     Ok(())
@@ -637,6 +909,12 @@ fn mount_cgroup(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result
     let unified_only = host
         .iter()
         .any(|(mp, t, _)| *t == "cgroup2" && mp == Path::new("/sys/fs/cgroup"));
+    // A bind of the container's own cgroup directory (no cgroup namespace).
+    let bind_cgroup = |src: &Path, target: &OwnedFd| -> sys::Result<()> {
+        let m = clone_tree(None, &src.to_string_lossy(), true)?;
+        set_flags(&m, base | (opts.flags & libc::MS_RDONLY))?;
+        sys::move_mount(&m, target)
+    };
     if unified_only {
         let target = mkdir_all(rootfd, dest, false)?;
         let tp = fd_path(&target);
@@ -650,33 +928,34 @@ fn mount_cgroup(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result
             )?;
         } else {
             let src = format!("/sys/fs/cgroup{}", p.cgroup_path);
-            sys::mount(Some(&src), &tp, None, libc::MS_BIND | libc::MS_REC, None)?;
-            let t2 = sys::open_in_root(rootfd.as_raw_fd(), dest, libc::O_PATH)?;
-            remount_bind(&fd_path(&t2), base | (opts.flags & libc::MS_RDONLY))?;
+            bind_cgroup(Path::new(&src), &target)?;
         }
         return Ok(());
     }
     let target = mkdir_all(rootfd, dest, false)?;
-    sys::mount(
-        Some("tmpfs"),
-        &fd_path(&target),
-        Some("tmpfs"),
-        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-        Some("mode=755"),
+    let tmpfs = sys::fs_mount(
+        "tmpfs",
+        &[("source", Some("tmpfs")), ("mode", Some("755"))],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+    )?;
+    sys::move_mount(&tmpfs, &target)?;
+    let destfd = sys::open(
+        Path::new(&fd_path(&tmpfs)),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
     )?;
     for (mp, fstype, sopts) in &host {
         let name = match mp.strip_prefix("/sys/fs/cgroup") {
             Ok(n) if !n.as_os_str().is_empty() => n.to_path_buf(),
             _ => continue,
         };
-        let sub = dest.join(&name);
-        let t = mkdir_all(rootfd, &sub, false)?;
-        let tp = fd_path(&t);
+        // Inside the fresh tmpfs (resolved from its own fd).
+        let t = mkdir_all(&destfd, &name, false)?;
         if p.cgroupns {
             let data = sopts;
             sys::mount(
                 Some("cgroup"),
-                &tp,
+                &fd_path(&t),
                 Some(fstype),
                 base | (opts.flags & libc::MS_RDONLY),
                 (!data.is_empty()).then_some(data.as_str()),
@@ -686,35 +965,21 @@ fn mount_cgroup(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result
             if !src.exists() {
                 continue;
             }
-            sys::mount(
-                Some(&src.to_string_lossy()),
-                &tp,
-                None,
-                libc::MS_BIND | libc::MS_REC,
-                None,
-            )?;
-            let t2 = sys::open_in_root(rootfd.as_raw_fd(), &sub, libc::O_PATH)?;
-            remount_bind(&fd_path(&t2), base | (opts.flags & libc::MS_RDONLY))?;
+            bind_cgroup(&src, &t)?;
         }
         // Co-mounted controllers ("cpu,cpuacct") also get one symlink each.
         let n = name.to_string_lossy().into_owned();
         if n.contains(',') {
-            let dirfd =
-                sys::open_in_root(rootfd.as_raw_fd(), dest, libc::O_PATH | libc::O_DIRECTORY)?;
             for part in n.split(',') {
                 let (t, l) = (cstr(&n), cstr(part));
-                unsafe { libc::symlinkat(t.as_ptr(), dirfd.as_raw_fd(), l.as_ptr()) };
+                unsafe { libc::symlinkat(t.as_ptr(), destfd.as_raw_fd(), l.as_ptr()) };
             }
         }
     }
     if ro {
-        let t = sys::open_in_root(rootfd.as_raw_fd(), dest, libc::O_PATH)?;
-        sys::mount(
-            None,
-            &fd_path(&t),
-            None,
-            libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            Some("mode=755"),
+        set_flags(
+            &tmpfs,
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         )?;
     }
     Ok(())
@@ -739,6 +1004,8 @@ struct Node<'a> {
     owner: Option<(u32, u32)>,
 }
 
+const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
 fn make_device(rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
     let Node {
         path,
@@ -758,18 +1025,6 @@ fn make_device(rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
         0,
     )?;
     let d = dirfd.as_raw_fd();
-    if userns {
-        // mknod is not allowed in a user namespace: bind the host's node.
-        let host = Path::new("/dev").join(path.strip_prefix("/dev").unwrap_or(path));
-        let t = mkdir_all(rootfd, path, true)?;
-        return sys::mount(
-            Some(&host.to_string_lossy()),
-            &fd_path(&t),
-            None,
-            libc::MS_BIND,
-            None,
-        );
-    }
     let dev = libc::makedev(major, minor);
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     if unsafe { libc::fstatat(d, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
@@ -783,8 +1038,24 @@ fn make_device(rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
             libc::EEXIST,
         ));
     }
+    // A devpts instance makes its own nodes (/dev/pts/N appear as ptys are
+    // opened): a host pty listed in a privileged config is not created.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(d, &mut sfs) } == 0 && sfs.f_type == DEVPTS_SUPER_MAGIC {
+        return Ok(());
+    }
+    if userns {
+        // mknod is not allowed in a user namespace: bind the host's node,
+        // after checking it is the device the config asks for.
+        return bind_host_device(rootfd, path, kind, dev);
+    }
     if unsafe { libc::mknodat(d, name.as_ptr(), kind | (mode & 0o7777), dev) } < 0 {
-        return Err(sys::last(format!("mknod {}", path.display())));
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EPERM) {
+            // As runc: where mknod is refused, bind the host's node.
+            return bind_host_device(rootfd, path, kind, dev);
+        }
+        return Err(sys::io_err(format!("mknod {}", path.display()), e));
     }
     if unsafe { libc::fchmodat(d, name.as_ptr(), mode & 0o7777, 0) } < 0 {
         return Err(sys::last(format!("chmod {}", path.display())));
@@ -797,12 +1068,77 @@ fn make_device(rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
     Ok(())
 }
 
+/// Bind the host's node at the same path, checked to be the requested
+/// device (type, major and minor) on the fd that is bound.
+fn bind_host_device(
+    rootfd: &OwnedFd,
+    path: &Path,
+    kind: libc::mode_t,
+    dev: libc::dev_t,
+) -> sys::Result<()> {
+    let host = sys::open(path, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(host.as_raw_fd(), &mut st) } < 0 {
+        return Err(sys::last(format!("stat host {}", path.display())));
+    }
+    if st.st_mode & libc::S_IFMT != kind || (kind != libc::S_IFIFO && st.st_rdev != dev) {
+        return Err(sys::errno(
+            format!(
+                "host {} is not the requested device ({}:{}), refusing to bind it",
+                path.display(),
+                libc::major(dev),
+                libc::minor(dev)
+            ),
+            libc::EINVAL,
+        ));
+    }
+    let t = mkdir_all(rootfd, path, true)?;
+    let m = clone_tree(Some(&host), "", false)?;
+    sys::move_mount(&m, &t)
+}
+
 fn create_devices(
     rootfd: &OwnedFd,
     devices: Option<&Vec<LinuxDevice>>,
     userns: bool,
     dev_is_tmpfs: bool,
 ) -> Result<()> {
+    // The configured devices first, then the default ones and the /dev
+    // symlinks (as runc: a privileged config lists /dev/ptmx, which then
+    // becomes the pts/ptmx symlink).
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(Error::Invalid {
+                    field: format!("linux.devices[{i}].type"),
+                    msg: "\"a\" is not a device type".into(),
+                });
+            }
+        };
+        let owner = match (d.uid(), d.gid()) {
+            (None, None) => None,
+            (u, g) => Some((u.unwrap_or(0), g.unwrap_or(0))),
+        };
+        make_device(
+            rootfd,
+            &Node {
+                path: d.path(),
+                kind,
+                major: d.major() as u32,
+                minor: d.minor() as u32,
+                mode: d.file_mode().unwrap_or(0o666),
+                owner,
+            },
+            userns,
+        )
+        .map_err(|e| Error::Field {
+            field: format!("linux.devices[{i}]"),
+            source: e,
+        })?;
+    }
     if dev_is_tmpfs {
         for (path, major, minor) in DEFAULT_DEVICES {
             make_device(
@@ -841,7 +1177,7 @@ fn create_devices(
         ] {
             let (l, t) = (cstr(link), cstr(target));
             if link == "ptmx" {
-                unsafe { libc::unlinkat(devfd.as_raw_fd(), l.as_ptr(), 0) };
+                remove_ptmx(&devfd)?;
             }
             if unsafe { libc::symlinkat(t.as_ptr(), devfd.as_raw_fd(), l.as_ptr()) } < 0
                 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
@@ -850,38 +1186,39 @@ fn create_devices(
             }
         }
     }
-    for (i, d) in devices.into_iter().flatten().enumerate() {
-        let kind = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
-            LinuxDeviceType::B => libc::S_IFBLK,
-            LinuxDeviceType::P => libc::S_IFIFO,
-            LinuxDeviceType::A => {
-                return Err(Error::Invalid {
-                    field: format!("linux.devices[{i}].type"),
-                    msg: "\"a\" is not a device type".into(),
-                });
-            }
-        };
-        let owner = match (d.uid(), d.gid()) {
-            (None, None) => None,
-            (u, g) => Some((u.unwrap_or(0), g.unwrap_or(0))),
-        };
-        make_device(
-            rootfd,
-            &Node {
-                path: d.path(),
-                kind,
-                major: d.major() as u32,
-                minor: d.minor() as u32,
-                mode: d.file_mode().unwrap_or(0o666),
-                owner,
-            },
-            userns,
+    Ok(())
+}
+
+/// Remove /dev/ptmx (a node made for a privileged config, or a host node
+/// bound there under a user namespace) to make room for the symlink.
+fn remove_ptmx(devfd: &OwnedFd) -> Result<()> {
+    let l = cstr("ptmx");
+    if unsafe { libc::unlinkat(devfd.as_raw_fd(), l.as_ptr(), 0) } == 0 {
+        return Ok(());
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ENOENT) => return Ok(()),
+        Some(libc::EBUSY) => {}
+        _ => return Err(sys::last("remove /dev/ptmx").into()),
+    }
+    let fd = unsafe {
+        libc::openat(
+            devfd.as_raw_fd(),
+            l.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
         )
-        .map_err(|e| Error::Field {
-            field: format!("linux.devices[{i}]"),
-            source: e,
-        })?;
+    };
+    if fd < 0 {
+        return Err(sys::last("open /dev/ptmx").into());
+    }
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let p = cstr(fd_path(&fd));
+    if unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) } < 0 {
+        return Err(sys::last("unmount the host node bound at /dev/ptmx").into());
+    }
+    drop(fd);
+    if unsafe { libc::unlinkat(devfd.as_raw_fd(), l.as_ptr(), 0) } < 0 {
+        return Err(sys::last("remove /dev/ptmx").into());
     }
     Ok(())
 }
@@ -900,11 +1237,11 @@ fn dev_null() -> sys::Result<OwnedFd> {
 }
 
 /// maskedPaths and readonlyPaths, resolved inside `root` (before pivot).
-pub fn mask_and_protect(spec: &Spec, root: &Path) -> Result<()> {
+pub fn mask_and_protect(spec: &Spec, root: &Root) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    let rootfd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let rootfd = &root.fd;
     let null = dev_null()?;
     for (i, path) in linux.masked_paths().iter().flatten().enumerate() {
         let field = || format!("linux.maskedPaths[{i}] ({path})");
@@ -952,12 +1289,12 @@ pub fn mask_and_protect(spec: &Spec, root: &Path) -> Result<()> {
                 });
             }
         };
-        let tp = fd_path(&t);
-        sys::mount(Some(&tp), &tp, None, libc::MS_BIND | libc::MS_REC, None).field(field)?;
-        let t2 =
-            sys::open_in_root(rootfd.as_raw_fd(), Path::new(path), libc::O_PATH).field(field)?;
-        remount_bind(
-            &fd_path(&t2),
+        // A read-only copy of the tree, made read-only before it is
+        // attached over itself.
+        bind_fd(
+            &t,
+            &t,
+            true,
             libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         )
         .field(field)?;
@@ -967,8 +1304,8 @@ pub fn mask_and_protect(spec: &Spec, root: &Path) -> Result<()> {
 
 /// Make `root` the process's `/`: pivot_root (old root detached), or with
 /// `no_pivot` MS_MOVE + chroot. Then root.readonly and rootfsPropagation.
-pub fn enter(spec: &Spec, root: &Path, no_pivot: bool) -> Result<()> {
-    let newroot = sys::open(root, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+pub fn enter(spec: &Spec, root: &Root, no_pivot: bool) -> Result<()> {
+    let newroot = &root.fd;
     if no_pivot {
         if unsafe { libc::fchdir(newroot.as_raw_fd()) } < 0 {
             return Err(sys::last("chdir rootfs").into());
@@ -1000,7 +1337,8 @@ pub fn enter(spec: &Spec, root: &Path, no_pivot: bool) -> Result<()> {
         return Err(sys::last("chdir /").into());
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        let keep = statvfs_flags("/") & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        let slashfd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let keep = fstatvfs_flags(&slashfd) & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
         sys::mount(
             None,
             "/",
@@ -1025,9 +1363,8 @@ pub fn enter(spec: &Spec, root: &Path, no_pivot: bool) -> Result<()> {
 }
 
 /// Bind the pty slave onto /dev/console inside `root`.
-pub fn bind_console(root: &Path, slave: &OwnedFd) -> Result<()> {
-    let rootfd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-    let t = mkdir_all(&rootfd, Path::new("/dev/console"), true)?;
+pub fn bind_console(root: &Root, slave: &OwnedFd) -> Result<()> {
+    let t = mkdir_all(&root.fd, Path::new("/dev/console"), true)?;
     sys::mount(
         Some(&fd_path(slave)),
         &fd_path(&t),
@@ -1038,11 +1375,31 @@ pub fn bind_console(root: &Path, slave: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-/// Open /dev/ptmx inside `root` (the container's devpts instance).
-pub fn open_ptmx(root: &Path) -> Result<OwnedFd> {
-    let rootfd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-    let t = sys::open_in_root(rootfd.as_raw_fd(), Path::new("/dev/pts/ptmx"), libc::O_PATH)
-        .or_else(|_| sys::open(Path::new("/dev/ptmx"), libc::O_PATH, 0))?;
+/// Open the container's ptmx: `/dev/pts/ptmx` of its own devpts instance,
+/// checked to be one. Never the host's /dev/ptmx: a pty of the host's
+/// devpts would be the container's console.
+pub fn open_ptmx(root: &Root) -> Result<OwnedFd> {
+    let t = sys::open_in_root(
+        root.fd.as_raw_fd(),
+        Path::new("/dev/pts/ptmx"),
+        libc::O_PATH,
+    )
+    .map_err(|e| Error::Invalid {
+        field: "mounts".into(),
+        msg: format!("a terminal needs a devpts mount at /dev/pts: {e}"),
+    })?;
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(t.as_raw_fd(), &mut sfs) } < 0
+        || sfs.f_type != DEVPTS_SUPER_MAGIC
+        || unsafe { libc::fstat(t.as_raw_fd(), &mut st) } < 0
+        || st.st_mode & libc::S_IFMT != libc::S_IFCHR
+    {
+        return Err(Error::Invalid {
+            field: "mounts".into(),
+            msg: "/dev/pts/ptmx is not the ptmx of a devpts mount".into(),
+        });
+    }
     let fd = sys::open(Path::new(&fd_path(&t)), libc::O_RDWR | libc::O_NOCTTY, 0)?;
     Ok(fd)
 }

@@ -354,16 +354,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
         refuse_unsupported_process(p)?;
     }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            return no(&format!("mounts[{i}].uidMappings"));
-        }
-        for o in m.options().iter().flatten() {
-            if o == "idmap" || o == "ridmap" {
-                return no(&format!("mounts[{i}].options ({o})"));
-            }
-        }
-    }
     if let Some(l) = spec.linux() {
         if l.intel_rdt().is_some() {
             return no("linux.intelRdt");

@@ -77,6 +77,9 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
         mode: 0,
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
+    // EAGAIN means a rename or mount raced with the lookup; a container
+    // that renames in a loop must not hold the runtime forever.
+    let mut tries = 0;
     loop {
         let fd = unsafe {
             libc::syscall(
@@ -91,12 +94,27 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
             return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
         }
         let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EAGAIN) || e.raw_os_error() == Some(libc::EINTR) {
+        tries += 1;
+        if (e.raw_os_error() == Some(libc::EAGAIN) || e.raw_os_error() == Some(libc::EINTR))
+            && tries < OPENAT2_RETRIES
+        {
             continue;
+        }
+        if e.raw_os_error() == Some(libc::EAGAIN) {
+            return Err(io_err(
+                format!(
+                    "open {} in root: gave up after {tries} attempts (the path kept changing during the lookup)",
+                    path.display()
+                ),
+                e,
+            ));
         }
         return Err(io_err(format!("open {} in root", path.display()), e));
     }
 }
+
+/// How often `open_in_root` retries an openat2 that raced with a rename.
+pub const OPENAT2_RETRIES: u32 = 128;
 
 /// Plain `open(2)` with `O_CLOEXEC`.
 pub fn open(path: &Path, flags: i32, mode: u32) -> Result<OwnedFd> {
@@ -344,6 +362,150 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
     )
 }
 
+// ---------------------------------------------------------------------------
+// The new mount API: detached mounts, configured on their fd before they are
+// attached, so that no flag change re-resolves a path.
+// ---------------------------------------------------------------------------
+
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const AT_RECURSIVE: i32 = 0x8000;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+const FSCONFIG_SET_FLAG: u32 = 0;
+const FSCONFIG_SET_STRING: u32 = 1;
+const FSCONFIG_CMD_CREATE: u32 = 6;
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x100000;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x200000;
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+pub struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+/// `open_tree(dirfd, path, flags | OPEN_TREE_CLOEXEC)`; with `path` empty
+/// the fd itself is the object (AT_EMPTY_PATH).
+pub fn open_tree(dirfd: RawFd, path: &str, flags: u32) -> Result<OwnedFd> {
+    let c = cstr(path);
+    let mut f = flags | libc::O_CLOEXEC as u32;
+    if path.is_empty() {
+        f |= libc::AT_EMPTY_PATH as u32;
+    }
+    let r = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, c.as_ptr(), f) };
+    let fd = check(r, || {
+        if path.is_empty() {
+            format!("open_tree fd {dirfd}")
+        } else {
+            format!("open_tree {path}")
+        }
+    })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr).
+pub fn mount_setattr(fd: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<()> {
+    let empty = cstr("");
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(r, || format!("mount_setattr {attr:?}")).map(|_| ())
+}
+
+/// Attach the detached mount `from` onto the object `to` refers to.
+pub fn move_mount(from: &OwnedFd, to: &OwnedFd) -> Result<()> {
+    let empty = cstr("");
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            empty.as_ptr(),
+            to.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(r, || "move_mount".into()).map(|_| ())
+}
+
+/// A new, detached filesystem mount: fsopen + fsconfig (one parameter per
+/// option, so values are never split on commas) + fsmount with `attrs`.
+/// `params` are (key, Some(value)) strings or (key, None) flags.
+pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Result<OwnedFd> {
+    let t = cstr(fstype);
+    let r = unsafe {
+        libc::syscall(libc::SYS_fsopen, t.as_ptr(), 1u32 /* FSOPEN_CLOEXEC */)
+    };
+    let fsfd = check(r, || format!("fsopen {fstype}"))?;
+    let fsfd = unsafe { OwnedFd::from_raw_fd(fsfd as RawFd) };
+    for (k, v) in params {
+        let kc = cstr(k);
+        let vc = v.map(cstr);
+        let (cmd, val) = match &vc {
+            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+        };
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fsfd.as_raw_fd(),
+                cmd,
+                kc.as_ptr(),
+                val,
+                0,
+            )
+        };
+        check(r, || match v {
+            Some(v) => format!("{fstype}: option {k}={v}"),
+            None => format!("{fstype}: option {k}"),
+        })?;
+    }
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fsfd.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    };
+    check(r, || format!("create {fstype} filesystem"))?;
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fsfd.as_raw_fd(),
+            1u32, // FSMOUNT_CLOEXEC
+            attrs,
+        )
+    };
+    let m = check(r, || format!("fsmount {fstype}"))?;
+    Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +523,74 @@ mod tests {
         assert!(state == 'R' || state == 'S');
         assert!(start > 0);
         assert!(proc_stat(i32::MAX).is_none());
+    }
+}
+
+#[cfg(test)]
+mod openat2_bound {
+    use super::*;
+
+    /// A lookup that races forever (openat2 always says EAGAIN, as under
+    /// a rename storm) ends with an error instead of spinning. The child
+    /// runs under a seccomp filter that answers openat2 with EAGAIN.
+    #[test]
+    fn open_in_root_gives_up_on_endless_eagain() {
+        const RET_ALLOW: u32 = 0x7fff_0000;
+        const RET_ERRNO: u32 = 0x0005_0000;
+        let filter = [
+            // A = seccomp_data.nr
+            libc::sock_filter {
+                code: 0x20,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            },
+            libc::sock_filter {
+                code: 0x15,
+                jt: 0,
+                jf: 1,
+                k: libc::SYS_openat2 as u32,
+            },
+            libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: RET_ERRNO | libc::EAGAIN as u32,
+            },
+            libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: RET_ALLOW,
+            },
+        ];
+        let prog = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_ptr() as *mut libc::sock_filter,
+        };
+        let root = open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            unsafe {
+                libc::alarm(5);
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if libc::prctl(libc::PR_SET_SECCOMP, 2, &prog as *const libc::sock_fprog) != 0 {
+                    libc::_exit(3);
+                }
+            }
+            let r = open_in_root(root.as_raw_fd(), Path::new("/etc"), libc::O_PATH);
+            let code = match r {
+                Err(e) if e.source.raw_os_error() == Some(libc::EAGAIN) => 0,
+                _ => 1,
+            };
+            unsafe { libc::_exit(code) };
+        }
+        let mut st = 0;
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        assert!(
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+            "child status {st:#x} (SIGALRM = still retrying after 5 s)"
+        );
     }
 }
