@@ -828,8 +828,32 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| typ.to_string());
         let flags = opts.flags & !libc::MS_REMOUNT;
-        let (attrs, _) = remount_attrs(flags);
-        let mnt = match sys::fs_mount(typ, &fs_params(&opts, &src), attrs) {
+        let existed = before.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        let needs_fd = opts.rec_set != 0
+            || opts.rec_clr != 0
+            || !opts.propagation.is_empty()
+            || (typ == "tmpfs" && existed);
+        // The common case needs nothing done to the mount after it is made:
+        // one mount(2) onto the destination's fd (fsopen/fsconfig would
+        // cost a syscall per option).
+        let direct = if needs_fd {
+            None
+        } else {
+            let data = opts.data.join(",");
+            Some(sys::mount(
+                Some(&src),
+                &fd_path(&target),
+                Some(typ),
+                flags,
+                (!data.is_empty()).then_some(data.as_str()),
+            ))
+        };
+        let made = match direct {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(e)) => Err(e),
+            None => sys::fs_mount(typ, &fs_params(&opts, &src), remount_attrs(flags).0),
+        };
+        let mnt = match made {
             Ok(m) => m,
             // sysfs cannot be mounted without owning the network namespace:
             // fall back to a read-only recursive bind of the host's /sys.
