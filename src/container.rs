@@ -204,11 +204,6 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    if seccomp.as_ref().is_some_and(|p| p.uses_notify()) {
-        return Err(msg(
-            "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by myrt yet",
-        ));
-    }
     let process = spec.process().as_ref().expect("validated");
     if process.terminal() == Some(true) && o.console_socket.is_none() && !relay_tty {
         return Err(msg(
@@ -363,6 +358,10 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
         })
         .unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(30 + hook_time.max(0) as u64);
+    // The init writes "0" once the startContainer hooks passed (or "1" and
+    // their error), keeps the FIFO open until its execve closes it, and
+    // writes "2" and the error if the execve failed. So we read to EOF.
+    let mut got = Vec::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: fifo.as_raw_fd(),
@@ -370,7 +369,7 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
             revents: 0,
         };
         let r = unsafe { libc::poll(&mut pfd, 1, 100) };
-        if r > 0 && pfd.revents & libc::POLLIN != 0 {
+        if r > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
             let mut b = [0u8; 4096];
             let n = unsafe {
                 libc::read(
@@ -379,21 +378,37 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
                     b.len(),
                 )
             };
-            if n > 0 && b[0] == b'0' {
+            if n > 0 {
+                got.extend_from_slice(&b[..n as usize]);
+                continue;
+            }
+            if n == 0 && !got.is_empty() {
                 break;
             }
-            if n > 0 {
-                let _ = std::fs::remove_file(dir.fifo());
-                let _ = signal_init(st, libc::SIGKILL);
-                return Err(msg(String::from_utf8_lossy(&b[1..n as usize]).into_owned()));
-            }
         }
-        if !st.alive() {
+        if got.is_empty() && !st.alive() {
             let _ = std::fs::remove_file(dir.fifo());
             return Err(msg("the container process exited before it was started"));
         }
         if Instant::now() > deadline {
             return Err(msg("timed out waiting for the container process to start"));
+        }
+    }
+    match got.first() {
+        Some(b'0') if got.get(1) == Some(&b'2') => {
+            let _ = std::fs::remove_file(dir.fifo());
+            return Err(msg(String::from_utf8_lossy(&got[2..]).into_owned()));
+        }
+        Some(b'0') => {
+            if let Some(e) = killed_at_exec(st.pid) {
+                let _ = std::fs::remove_file(dir.fifo());
+                return Err(msg(e));
+            }
+        }
+        _ => {
+            let _ = std::fs::remove_file(dir.fifo());
+            let _ = signal_init(st, libc::SIGKILL);
+            return Err(msg(String::from_utf8_lossy(&got[1..]).into_owned()));
         }
     }
     let _ = std::fs::remove_file(dir.fifo());
@@ -405,6 +420,22 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// After the FIFO closed: was the init killed by SIGSYS (a seccomp KILL
+/// action) instead of running its program? Its exit code is set before
+/// its fds are closed, so it can be read at once (`/proc/PID/stat` field
+/// 52), with no wait on the success path.
+fn killed_at_exec(pid: i32) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    // Field 3 (state) is index 0; field 52 (exit_code) is index 49.
+    let code: i32 = rest.split_whitespace().nth(49)?.parse().ok()?;
+    (libc::WIFSIGNALED(code) && libc::WTERMSIG(code) == libc::SIGSYS).then(|| {
+        "the container process was killed by SIGSYS (bad system call) as it started: \
+         linux.seccomp does not allow a syscall it needs (e.g. execve)"
+            .to_string()
+    })
 }
 
 pub fn start(g: &Global, id: &str) -> Result<()> {
@@ -816,6 +847,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         personality: linux.personality().clone(),
         lock_fd: dir.lock_fd(),
         stub: crate::security::ExecStub::new(),
+        state_json: state_json(&st, status_of(&dir, &st)),
     })?;
     if let Some(pf) = &o.pid_file {
         write_pid_file(pf, pid)?;

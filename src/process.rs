@@ -51,6 +51,8 @@ const READY: u8 = 4;
 const ERROR: u8 = 5;
 const PTY: u8 = 6;
 const PID: u8 = 7;
+/// The seccomp notify fd follows (SCM_RIGHTS).
+const NOTIFY: u8 = 8;
 
 /// The largest datagram on the channel (payload bytes); larger payloads
 /// are split (see `Channel::send`).
@@ -87,6 +89,17 @@ impl Channel {
     /// payload is too large for the socket's buffer (annotations reach
     /// hooks through here, and Kubernetes allows 256 KiB of them).
     fn send(&self, tag: u8, payload: &[u8]) -> sys::Result<()> {
+        self.send_framed(tag, payload, false)
+    }
+
+    /// The child's send: plain write(2)s, which every seccomp profile
+    /// allows (messages may follow the filter; send/sendto need not be
+    /// allowed). A parent that is gone means a SIGPIPE, which is fine here.
+    fn send_child(&self, tag: u8, payload: &[u8]) -> sys::Result<()> {
+        self.send_framed(tag, payload, true)
+    }
+
+    fn send_framed(&self, tag: u8, payload: &[u8], child: bool) -> sys::Result<()> {
         let len =
             u32::try_from(payload.len()).map_err(|_| sys::errno("sync send", libc::EMSGSIZE))?;
         let first = payload.len().min(CHUNK);
@@ -94,22 +107,24 @@ impl Channel {
         msg.push(tag);
         msg.extend_from_slice(&len.to_le_bytes());
         msg.extend_from_slice(&payload[..first]);
-        self.send_datagram(&msg)?;
+        self.send_datagram(&msg, child)?;
         for chunk in payload[first..].chunks(CHUNK) {
-            self.send_datagram(chunk)?;
+            self.send_datagram(chunk, child)?;
         }
         Ok(())
     }
 
-    fn send_datagram(&self, msg: &[u8]) -> sys::Result<()> {
+    fn send_datagram(&self, msg: &[u8], child: bool) -> sys::Result<()> {
         loop {
-            let r = unsafe {
-                libc::send(
-                    self.0.as_raw_fd(),
-                    msg.as_ptr() as *const libc::c_void,
-                    msg.len(),
-                    libc::MSG_NOSIGNAL,
-                )
+            let (fd, buf, len) = (
+                self.0.as_raw_fd(),
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+            );
+            let r = if child {
+                unsafe { libc::write(fd, buf, len) }
+            } else {
+                unsafe { libc::send(fd, buf, len, libc::MSG_NOSIGNAL) }
             };
             if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
@@ -208,23 +223,29 @@ impl Channel {
 
     /// Wait for `want`; an ERROR message or EOF becomes an error.
     fn expect(&self, want: u8, timeout: Option<Duration>, stage: &'static str) -> Result<Vec<u8>> {
-        self.expect_pty(want, timeout, stage, &mut None)
+        self.expect_fds(want, timeout, stage, &mut Fds::default())
     }
 
-    /// Like `expect`; a pty master sent on the way is stored in `pty`.
-    fn expect_pty(
+    /// Like `expect`; a pty master or a seccomp notify fd sent on the way
+    /// is stored in `fds`.
+    fn expect_fds(
         &self,
         want: u8,
         timeout: Option<Duration>,
         stage: &'static str,
-        pty: &mut Option<OwnedFd>,
+        fds: &mut Fds,
     ) -> Result<Vec<u8>> {
         loop {
             match self.recv(timeout, stage)? {
                 Some((t, p)) if t == want => return Ok(p),
                 Some((PTY, _)) => {
                     if let Some((fd, _)) = tty::recv_fd(self.0.as_raw_fd())? {
-                        *pty = Some(fd);
+                        fds.pty = Some(fd);
+                    }
+                }
+                Some((NOTIFY, _)) => {
+                    if let Some((fd, _)) = tty::recv_fd(self.0.as_raw_fd())? {
+                        fds.notify(fd)?;
                     }
                 }
                 Some((ERROR, p)) => {
@@ -239,6 +260,60 @@ impl Channel {
             }
         }
     }
+}
+
+/// Fds the child hands to the parent during set-up.
+#[derive(Default)]
+struct Fds {
+    /// The pty master (foreground relay).
+    pty: Option<OwnedFd>,
+    /// Where the seccomp notify fd goes.
+    listener: Option<Listener>,
+}
+
+/// The seccomp agent at `linux.seccomp.listenerPath`, and what it is told.
+struct Listener {
+    path: PathBuf,
+    metadata: Option<String>,
+    /// The container process that loaded the filter.
+    pid: i32,
+    /// The container's state JSON.
+    state: Vec<u8>,
+}
+
+impl Fds {
+    /// Hand the notify fd to the agent at once: the container process may
+    /// already be waiting in a notified syscall.
+    fn notify(&mut self, fd: OwnedFd) -> Result<()> {
+        let Some(l) = &self.listener else {
+            return Err(Error::Child(
+                "linux.seccomp: a notify fd came without a listenerPath".into(),
+            ));
+        };
+        seccomp::send_to_listener(
+            &l.path,
+            l.metadata.as_deref(),
+            l.pid,
+            &l.state,
+            std::os::fd::AsFd::as_fd(&fd),
+        )
+        .map_err(|e| {
+            Error::Child(format!(
+                "linux.seccomp.listenerPath: {}: {e}",
+                l.path.display()
+            ))
+        })
+    }
+}
+
+fn listener_of(prog: Option<&seccomp::Program>, pid: i32, state: Vec<u8>) -> Option<Listener> {
+    let (path, metadata) = prog?.listener()?;
+    Some(Listener {
+        path: path.to_path_buf(),
+        metadata: metadata.map(str::to_string),
+        pid,
+        state,
+    })
 }
 
 /// How long the parent waits for each stage of the child's set-up.
@@ -384,18 +459,18 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
             Err(e) => e,
             Ok(never) => match never {},
         };
-        let _ = theirs.send(ERROR, msg.as_bytes());
+        let _ = theirs.send_child(ERROR, msg.as_bytes());
         unsafe { libc::_exit(1) };
     }
     drop(theirs);
     let result = drive_init(&a, &ours, pid, parent, linux, intermediate);
     match result {
-        Ok((master, pid)) => {
+        Ok((fds, pid)) => {
             let start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
             Ok(Init {
                 pid,
                 start_time,
-                master,
+                master: fds.pty,
             })
         }
         Err(e) => {
@@ -414,7 +489,7 @@ fn drive_init(
     parent: &mut dyn Parent,
     linux: &oci_spec::runtime::Linux,
     intermediate: bool,
-) -> Result<(Option<OwnedFd>, i32)> {
+) -> Result<(Fds, i32)> {
     let new_userns = linux
         .namespaces()
         .iter()
@@ -447,12 +522,12 @@ fn drive_init(
                 .unwrap_or_default(),
         );
     }
-    let mut master = None;
-    ch.expect_pty(
+    let mut fds = Fds::default();
+    ch.expect_fds(
         HOOKS,
         Some(STAGE_TIMEOUT),
         "mounting the root filesystem",
-        &mut master,
+        &mut fds,
     )?;
     parent.run_create_hooks(pid).map_err(Error::Child)?;
     ch.send(HOOKS_DONE, &parent.hook_state(pid))?;
@@ -470,13 +545,9 @@ fn drive_init(
         })
         .unwrap_or(0);
     let t = STAGE_TIMEOUT + Duration::from_secs(hook_time.max(0) as u64);
-    ch.expect_pty(
-        READY,
-        Some(t),
-        "finishing the container set-up",
-        &mut master,
-    )?;
-    Ok((master, pid))
+    fds.listener = listener_of(a.seccomp.as_ref(), pid, parent.hook_state(pid));
+    ch.expect_fds(READY, Some(t), "finishing the container set-up", &mut fds)?;
+    Ok((fds, pid))
 }
 
 /// Make the child a clean slate for the container: default signal
@@ -549,7 +620,7 @@ fn init_child(
         match sys::clone3(0, None) {
             Ok(0) => {}
             Ok(init) => {
-                let _ = ch.send(PID, &init.to_ne_bytes());
+                let _ = ch.send_child(PID, &init.to_ne_bytes());
                 unsafe { libc::_exit(0) };
             }
             Err(e) => return Err(e.to_string()),
@@ -603,7 +674,7 @@ fn init_child(
     rootfs::mask_and_protect(a.spec, &root).map_err(s)?;
     rootfs::sysctl(a.spec).map_err(s)?;
 
-    ch.send(HOOKS, &[]).map_err(s)?;
+    ch.send_child(HOOKS, &[]).map_err(s)?;
     let states = ch
         .expect(HOOKS_DONE, None, "waiting for createRuntime hooks")
         .map_err(s)?;
@@ -629,12 +700,7 @@ fn init_child(
     if !a.no_new_keyring {
         security::new_session_keyring(a.id);
     }
-    let Ready {
-        nnp,
-        exe,
-        argv,
-        envp,
-    } = become_process(
+    let ready = become_process(
         p,
         a.spec
             .linux()
@@ -644,12 +710,16 @@ fn init_child(
         a.seccomp.as_ref(),
         cwd,
         a.preserve_fds,
+        ch,
     )?;
 
+    // The seccomp filter may be loaded: from here on only syscalls that
+    // every profile allows (runc makes the same ones after its filter):
+    // prctl, write, openat, close, execve.
     // Ready: `create` may return. From here on nobody waits for our
-    // errors except our own stderr.
+    // errors except `start` (through the FIFO) and our own stderr.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    ch.send(READY, &[]).map_err(s)?;
+    ch.send_child(READY, &[]).map_err(s)?;
     let path = sys::cstr(format!("self/fd/{}", fifo.as_raw_fd()));
     let w = unsafe {
         libc::openat(
@@ -682,19 +752,22 @@ fn init_child(
         unsafe { libc::write(w, m.as_ptr() as *const libc::c_void, m.len()) };
         unsafe { libc::_exit(127) };
     }
-    unsafe {
-        libc::write(w, b"0".as_ptr() as *const libc::c_void, 1);
-        libc::close(w);
-    }
-    if nnp
-        && let Some(prog) = &a.seccomp
-        && let Err(e) = prog.load()
-    {
-        fail_after_start(&format!("linux.seccomp: load: {e}"));
-    }
-    exec(a.stub.as_ref(), &exe, &argv, &envp)
+    // "0": started. The FIFO stays open (close-on-exec) until the execve:
+    // `start` waits for it to close, and a failed execve is reported to it
+    // as "2<error>" before the FIFO closes.
+    unsafe { libc::write(w, b"0".as_ptr() as *const libc::c_void, 1) };
+    let e = exec(a.stub.as_ref(), a.seccomp.as_ref(), &ready);
+    let m = match e {
+        Err(m) => m,
+        Ok(never) => match never {},
+    };
+    let report = format!("2{m}");
+    unsafe { libc::write(w, report.as_ptr() as *const libc::c_void, report.len()) };
+    fail_after_start(&m)
 }
 
+/// An error after `create` returned: to our stderr (as runc's init does),
+/// then exit 127 (the shell's "cannot execute").
 fn fail_after_start(msg: &str) -> ! {
     let line = format!("myrt: container init: {msg}\n");
     unsafe {
@@ -703,22 +776,54 @@ fn fail_after_start(msg: &str) -> ! {
     }
 }
 
-fn exec(stub: Option<&ExecStub>, exe: &CString, argv: &[CString], envp: &[CString]) -> ChildResult {
+/// The final execve (under the seccomp filter, if any: execveat is used
+/// only if the filter allows it).
+fn exec(stub: Option<&ExecStub>, filter: Option<&seccomp::Program>, r: &Ready) -> ChildResult {
+    let Ready {
+        exe, argv, envp, ..
+    } = r;
     let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     av.push(std::ptr::null());
     let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     ev.push(std::ptr::null());
+    // A filter that kills execve would kill us silently: say so instead.
+    if filter.is_some_and(|f| f.kills(libc::SYS_execve, [0; 6])) {
+        return Err(format!(
+            "exec {}: linux.seccomp kills the process at execve (SIGSYS)",
+            exe.to_string_lossy()
+        ));
+    }
     if let Some(stub) = stub {
-        // Only returns if execveat itself failed (e.g. a seccomp profile
-        // that forbids it): then exec directly.
-        let _ = stub.exec(exe, argv, envp);
+        let execveat_ok = filter.is_none_or(|f| {
+            f.allows(
+                libc::SYS_execveat,
+                [0, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0],
+            )
+        });
+        // Only returns if the exec itself failed (e.g. E2BIG, or the stub's
+        // /proc path is missing): then exec directly, which reports the
+        // error of the program itself.
+        let _ = stub.exec(exe, argv, envp, execveat_ok);
     }
     unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
     Err(format!(
         "exec {}: {}",
         exe.to_string_lossy(),
-        std::io::Error::last_os_error()
+        errno_text(&std::io::Error::last_os_error())
     ))
+}
+
+/// An errno as runc (Go) words it: "argument list too long".
+fn errno_text(e: &std::io::Error) -> String {
+    let raw = e.raw_os_error().unwrap_or(0);
+    let t = unsafe { std::ffi::CStr::from_ptr(libc::strerror(raw)) }
+        .to_string_lossy()
+        .into_owned();
+    let mut c = t.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => t,
+    }
 }
 
 /// Open `process.cwd` inside the container (still privileged): resolved
@@ -762,7 +867,7 @@ fn hand_out_pty(
         tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
             .map_err(|e| format!("--console-socket: {e}"))?;
     } else if relay {
-        ch.send(PTY, &[]).map_err(s)?;
+        ch.send_child(PTY, &[]).map_err(s)?;
         tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
     }
     Ok(peer)
@@ -770,16 +875,23 @@ fn hand_out_pty(
 
 /// A process ready for its final execve.
 struct Ready {
-    nnp: bool,
     exe: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
 }
 
-/// The process attributes shared by the init and `exec`, in order:
-/// personality, io priority, rlimits, AppArmor, seccomp (here only without
-/// no_new_privs, which needs CAP_SYS_ADMIN to load it), bounding set, user,
-/// capabilities, no_new_privs, the executable, the cwd, the fd sweep.
+/// The process attributes shared by the init and `exec`.
+///
+/// A seccomp profile need not allow what the runtime does for itself, so
+/// everything that can be done before the filter is loaded is done before
+/// it: personality, io priority, rlimits, AppArmor, the executable lookup,
+/// the cwd (entered as root, as runc does), the fd sweep, the bounding set
+/// and the user change. Without no_new_privs the filter is loaded next
+/// (that needs CAP_SYS_ADMIN, still effective), and only capget/capset and
+/// prctl follow it here; with no_new_privs it is loaded last. After this
+/// the callers make only write/openat/close/prctl and the execve, the same
+/// syscalls runc makes after loading its filter.
+#[allow(clippy::too_many_arguments)]
 fn become_process(
     p: &Process,
     personality: Option<&oci_spec::runtime::LinuxPersonality>,
@@ -787,32 +899,47 @@ fn become_process(
     seccomp: Option<&seccomp::Program>,
     cwd: OwnedFd,
     preserve_fds: u32,
+    ch: &Channel,
 ) -> std::result::Result<Ready, String> {
     security::set_personality(personality).map_err(s)?;
     security::set_io_priority(p).map_err(s)?;
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
-    let nnp = p.no_new_privileges() == Some(true);
-    if !nnp && let Some(prog) = seccomp {
-        prog.load()
-            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-    }
-    caps.drop_bounding().map_err(s)?;
-    security::set_user(p).map_err(s)?;
-    caps.apply().map_err(s)?;
-    security::set_no_new_privs(p).map_err(s)?;
     let env = container_env(p);
     let exe = find_executable(p, &env)?;
+    let (argv, envp) = exec_vectors(p, env)?;
     enter_cwd(&cwd, p.cwd())?;
     drop(cwd);
     security::close_fds(preserve_fds).map_err(s)?;
-    let (argv, envp) = exec_vectors(p, env)?;
-    Ok(Ready {
-        nnp,
-        exe,
-        argv,
-        envp,
-    })
+    caps.drop_bounding().map_err(s)?;
+    security::set_user(p).map_err(s)?;
+    let nnp = p.no_new_privileges() == Some(true);
+    if !nnp && let Some(prog) = seccomp {
+        if p.user().uid() != 0 {
+            Caps::raise_effective().map_err(s)?;
+        }
+        load_filter(prog, ch)?;
+    }
+    caps.apply().map_err(s)?;
+    security::set_no_new_privs(p).map_err(s)?;
+    if nnp && let Some(prog) = seccomp {
+        load_filter(prog, ch)?;
+    }
+    Ok(Ready { exe, argv, envp })
+}
+
+/// Load the seccomp filter; a notify fd goes to the parent, which hands it
+/// to the agent at `linux.seccomp.listenerPath`.
+fn load_filter(prog: &seccomp::Program, ch: &Channel) -> std::result::Result<(), String> {
+    let fd = prog
+        .load()
+        .map_err(|e| format!("linux.seccomp: load: {e}"))?;
+    if let Some(fd) = fd {
+        ch.send_child(NOTIFY, &[]).map_err(s)?;
+        tty::send_fd(ch.0.as_raw_fd(), fd.as_raw_fd(), "seccomp")
+            .map_err(|e| format!("linux.seccomp: pass the notify fd: {e}"))?;
+    }
+    Ok(())
 }
 
 /// `process.env`, plus HOME from the container's /etc/passwd when it is
@@ -836,18 +963,26 @@ fn container_env(p: &Process) -> Vec<String> {
     env
 }
 
-/// Look `args[0]` up in the container's PATH (from `process.env`).
+/// Look `args[0]` up in the container's PATH (from `process.env`), as runc
+/// does (Go's `exec.LookPath`: a regular file with some execute bit), and
+/// with runc's words, which engines map to exit codes (podman: "executable
+/// file not found in $PATH" and "no such file or directory" give 127,
+/// "permission denied" 126).
 fn find_executable(p: &Process, env: &[String]) -> std::result::Result<CString, String> {
+    use std::os::unix::fs::PermissionsExt;
     let arg0 = p
         .args()
         .as_ref()
         .and_then(|a| a.first())
         .cloned()
         .unwrap_or_default();
-    let ok = |path: &Path| {
-        let c = sys::cstr(path);
-        std::fs::metadata(path).is_ok_and(|m| m.is_file())
-            && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+    let fail = |why: String| Err(format!("process.args[0]: exec: {arg0:?}: {why}"));
+    let check = |path: &Path| -> std::result::Result<(), String> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+            Ok(_) => Err("permission denied".into()),
+            Err(e) => Err(format!("stat {}: {}", path.display(), errno_text(&e))),
+        }
     };
     if arg0.contains('/') {
         let path = if Path::new(&arg0).is_absolute() {
@@ -855,27 +990,26 @@ fn find_executable(p: &Process, env: &[String]) -> std::result::Result<CString, 
         } else {
             p.cwd().join(&arg0)
         };
-        if !ok(&path) {
-            return Err(format!(
-                "process.args[0]: {arg0:?}: no such executable in the container"
-            ));
-        }
-        return Ok(sys::cstr(&path));
+        return match check(&path) {
+            Ok(()) => Ok(sys::cstr(&path)),
+            Err(why) => fail(why),
+        };
     }
     let path_var = env
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
-        let cand = Path::new(dir).join(&arg0);
-        if ok(&cand) {
-            return Ok(sys::cstr(&cand));
+    if !arg0.is_empty() {
+        for dir in path_var.split(':') {
+            // "" is the cwd; a relative entry is relative to it.
+            let cand = p.cwd().join(dir).join(&arg0);
+            if check(&cand).is_ok() {
+                return Ok(sys::cstr(&cand));
+            }
         }
     }
-    Err(format!(
-        "process.args[0]: executable {arg0:?} not found in $PATH of the container ({path_var})"
-    ))
+    fail("executable file not found in $PATH".into())
 }
 
 fn exec_vectors(
@@ -911,6 +1045,8 @@ pub struct ExecArgs<'a> {
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
     pub lock_fd: Option<RawFd>,
     pub stub: Option<ExecStub>,
+    /// The container's state JSON, for a seccomp agent (listenerPath).
+    pub state_json: Vec<u8>,
 }
 
 /// Start a process inside a running container's namespaces and cgroup.
@@ -939,7 +1075,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
             Err(e) => e,
             Ok(never) => match never {},
         };
-        let _ = theirs.send(ERROR, msg.as_bytes());
+        let _ = theirs.send_child(ERROR, msg.as_bytes());
         unsafe { libc::_exit(255) };
     }
     drop(theirs);
@@ -956,6 +1092,10 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
         }
         ours.send(GO, &[])?;
         let mut master = None;
+        let mut fds = Fds {
+            pty: None,
+            listener: listener_of(a.seccomp.as_ref(), pid, a.state_json.clone()),
+        };
         loop {
             match ours.recv(Some(STAGE_TIMEOUT), "exec")? {
                 // EOF: the close-on-exec channel closed, execve succeeded.
@@ -963,6 +1103,11 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
                 Some((PTY, _)) => {
                     if let Some((fd, _)) = tty::recv_fd(ours.0.as_raw_fd())? {
                         master = Some(fd);
+                    }
+                }
+                Some((NOTIFY, _)) => {
+                    if let Some((fd, _)) = tty::recv_fd(ours.0.as_raw_fd())? {
+                        fds.notify(fd)?;
                     }
                 }
                 Some((ERROR, p)) => {
@@ -1022,26 +1167,18 @@ fn exec_child(
         tty::become_console(&peer).map_err(s)?;
     }
     let cwd = open_cwd(p.cwd())?;
-    let Ready {
-        nnp,
-        exe,
-        argv,
-        envp,
-    } = become_process(
+    let ready = become_process(
         p,
         a.personality.as_ref(),
         caps,
         a.seccomp.as_ref(),
         cwd,
         a.preserve_fds,
+        ch,
     )?;
-    if nnp && let Some(prog) = &a.seccomp {
-        prog.load()
-            .map_err(|e| format!("linux.seccomp: load: {e}"))?;
-    }
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    exec(a.stub.as_ref(), &exe, &argv, &envp)
+    exec(a.stub.as_ref(), a.seccomp.as_ref(), &ready)
 }
 
 /// Block the signals the foreground supervisor handles; call before the

@@ -214,7 +214,30 @@ pub fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> Result<()> {
 pub fn cloexec_from(first: u32) -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    check(r, || "close_range".into()).map(|_| ())
+    if r == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11 (no CLOSE_RANGE_CLOEXEC) or a seccomp profile
+    // without close_range: mark each open fd from /proc/self/fd instead.
+    let close_range_err = std::io::Error::last_os_error();
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| Error {
+        what: format!("close_range ({close_range_err}), then /proc/self/fd"),
+        source: e,
+    })?;
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &i32| fd >= first as i32)
+        .collect();
+    for fd in fds {
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        // EBADF: the directory's own fd, closed by now.
+        if flags >= 0 {
+            let r = unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+            check(r as libc::c_long, || format!("fcntl FD_CLOEXEC on fd {fd}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Process facts from `/proc/<pid>/stat`: state letter and start time (in

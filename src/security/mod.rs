@@ -96,7 +96,19 @@ impl Caps {
         Ok(())
     }
 
-    /// Set effective/permitted/inheritable, then raise ambient.
+    /// Make every permitted capability effective again (a uid change
+    /// clears the effective set), so that a seccomp filter can still be
+    /// loaded without no_new_privs (that needs CAP_SYS_ADMIN) after the
+    /// user change.
+    pub fn raise_effective() -> Result<()> {
+        let permitted = caps::read(None, CapSet::Permitted)
+            .map_err(|e| field("process.capabilities.permitted", e))?;
+        caps::set(None, CapSet::Effective, &permitted)
+            .map_err(|e| field("process.capabilities.effective", e))
+    }
+
+    /// Set effective/permitted/inheritable, then raise ambient. Makes only
+    /// capget, capset and prctl calls (it may run under the seccomp filter).
     pub fn apply(&self) -> Result<()> {
         caps::set(
             None,
@@ -406,11 +418,14 @@ impl ExecStub {
 
     /// execve `exe` with `argv`/`envp` through the stub. Returns only on
     /// failure (the stub itself exits 127 if the final execve fails).
+    /// Without `execveat` (a seccomp profile that does not allow it), the
+    /// stub is reached with execve through `/proc/self/fd/N`.
     pub fn exec(
         &self,
         exe: &std::ffi::CStr,
         argv: &[std::ffi::CString],
         envp: &[std::ffi::CString],
+        execveat: bool,
     ) -> std::io::Error {
         use std::os::fd::AsRawFd;
         let stub_name = sys::cstr("myrt-exec");
@@ -419,6 +434,11 @@ impl ExecStub {
         av.push(std::ptr::null());
         let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
         ev.push(std::ptr::null());
+        if !execveat {
+            let path = sys::cstr(format!("/proc/self/fd/{}", self.0.as_raw_fd()));
+            unsafe { libc::execve(path.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+            return std::io::Error::last_os_error();
+        }
         let empty = sys::cstr("");
         unsafe {
             libc::syscall(

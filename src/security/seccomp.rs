@@ -37,6 +37,11 @@ const SECCOMP_FILTER_FLAG_TSYNC_ESRCH: libc::c_ulong = 1 << 4;
 const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
 
 /// The errno used when `errnoRet`/`defaultErrnoRet` is absent (runtime-spec).
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_KILL_THREAD: u32 = 0x0000_0000;
+const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+const SECCOMP_RET_LOG: u32 = 0x7ffc_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const DEFAULT_ERRNO: u32 = libc::EPERM as u32;
 /// Syscalls have at most six arguments.
 const MAX_ARGS: usize = 6;
@@ -142,6 +147,140 @@ impl Program {
     pub fn flags(&self) -> libc::c_ulong {
         self.flags
     }
+
+    /// Whether the filter lets syscall `nr` with `args` through (ALLOW or
+    /// LOG), found by running the BPF program on it as the kernel would
+    /// (native architecture, instruction pointer 0). Used to pick, among
+    /// equivalent syscalls, one the profile allows before making it after
+    /// the filter is loaded (under a KILL default, a wrong guess is fatal).
+    /// A program this interpreter cannot follow counts as not allowing.
+    pub fn allows(&self, nr: libc::c_long, args: [u64; 6]) -> bool {
+        matches!(
+            self.verdict(nr, args),
+            Some(SECCOMP_RET_ALLOW | SECCOMP_RET_LOG)
+        )
+    }
+
+    /// Whether the filter kills the caller of syscall `nr` (KILL_PROCESS,
+    /// KILL_THREAD, or TRAP, whose SIGSYS kills a process that does not
+    /// handle it).
+    pub fn kills(&self, nr: libc::c_long, args: [u64; 6]) -> bool {
+        matches!(
+            self.verdict(nr, args),
+            Some(SECCOMP_RET_KILL_PROCESS | SECCOMP_RET_KILL_THREAD | SECCOMP_RET_TRAP)
+        )
+    }
+
+    /// The filter's action (SECCOMP_RET_* without data) for `nr` and `args`.
+    fn verdict(&self, nr: libc::c_long, args: [u64; 6]) -> Option<u32> {
+        const SECCOMP_RET_ACTION_FULL: u32 = 0xffff_0000;
+        run_bpf(&self.filter, &seccomp_data(nr, args)).map(|r| r & SECCOMP_RET_ACTION_FULL)
+    }
+}
+
+/// `struct seccomp_data` for the native architecture, as bytes.
+fn seccomp_data(nr: libc::c_long, args: [u64; 6]) -> [u8; 64] {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    const AUDIT_ARCH: u32 = 0;
+    let mut d = [0u8; 64];
+    d[0..4].copy_from_slice(&(nr as i32).to_ne_bytes());
+    d[4..8].copy_from_slice(&AUDIT_ARCH.to_ne_bytes());
+    for (i, a) in args.iter().enumerate() {
+        d[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_ne_bytes());
+    }
+    d
+}
+
+/// A classic-BPF interpreter for seccomp programs (the instructions the
+/// kernel's seccomp checker accepts). `None` on anything malformed.
+fn run_bpf(prog: &[libc::sock_filter], data: &[u8; 64]) -> Option<u32> {
+    let (mut a, mut x) = (0u32, 0u32);
+    let mut mem = [0u32; 16];
+    let mut pc = 0usize;
+    let load = |off: u32| -> Option<u32> {
+        let o = off as usize;
+        (o.is_multiple_of(4) && o + 4 <= data.len())
+            .then(|| u32::from_ne_bytes(data[o..o + 4].try_into().unwrap()))
+    };
+    for _ in 0..=prog.len() {
+        let ins = prog.get(pc)?;
+        let k = ins.k;
+        pc += 1;
+        let code = ins.code as u32;
+        match code & 0x07 {
+            // BPF_LD
+            0x00 => match code {
+                0x20 => a = load(k)?,              // LD W ABS
+                0x00 => a = k,                     // LD IMM
+                0x80 => a = data.len() as u32,     // LD W LEN
+                0x60 => a = *mem.get(k as usize)?, // LD MEM
+                _ => return None,
+            },
+            // BPF_LDX
+            0x01 => match code {
+                0x01 => x = k,                     // LDX IMM
+                0x81 => x = data.len() as u32,     // LDX W LEN
+                0x61 => x = *mem.get(k as usize)?, // LDX MEM
+                _ => return None,
+            },
+            0x02 => *mem.get_mut(k as usize)? = a, // ST
+            0x03 => *mem.get_mut(k as usize)? = x, // STX
+            // BPF_ALU
+            0x04 => {
+                let v = if code & 0x08 != 0 { x } else { k };
+                a = match code & 0xf0 {
+                    0x00 => a.wrapping_add(v),
+                    0x10 => a.wrapping_sub(v),
+                    0x20 => a.wrapping_mul(v),
+                    0x30 => a.checked_div(v)?,
+                    0x40 => a | v,
+                    0x50 => a & v,
+                    0x60 => a.checked_shl(v).unwrap_or(0),
+                    0x70 => a.checked_shr(v).unwrap_or(0),
+                    0x80 => a.wrapping_neg(),
+                    0x90 => a.checked_rem(v)?,
+                    0xa0 => a ^ v,
+                    _ => return None,
+                };
+            }
+            // BPF_JMP
+            0x05 => {
+                let v = if code & 0x08 != 0 { x } else { k };
+                let taken = match code & 0xf0 {
+                    0x00 => {
+                        pc = pc.checked_add(k as usize)?;
+                        continue;
+                    }
+                    0x10 => a == v,
+                    0x20 => a > v,
+                    0x30 => a >= v,
+                    0x40 => a & v != 0,
+                    _ => return None,
+                };
+                pc += if taken { ins.jt } else { ins.jf } as usize;
+            }
+            // BPF_RET
+            0x06 => {
+                return Some(match code & 0x18 {
+                    0x00 => k,
+                    0x10 => a,
+                    _ => return None,
+                });
+            }
+            // BPF_MISC
+            0x07 => match code {
+                0x07 => x = a, // TAX
+                0x87 => a = x, // TXA
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Compile linux.seccomp to a BPF program.
@@ -605,6 +744,45 @@ mod tests {
         // SAFETY: personality takes an integer.
         let r = unsafe { libc::personality(arg) };
         if r < 0 { errno() } else { 0 }
+    }
+
+    #[test]
+    fn interpreter_agrees_with_the_filter() {
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
+                "syscalls":[{"names":["write","execve"],"action":"SCMP_ACT_ALLOW"},
+                            {"names":["personality"],"action":"SCMP_ACT_ALLOW",
+                             "args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]},
+                            {"names":["clone"],"action":"SCMP_ACT_ALLOW",
+                             "args":[{"index":0,"value":2114060288,"op":"SCMP_CMP_MASKED_EQ"}]},
+                            {"names":["getpid"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+        );
+        let prog = compile(&p).unwrap();
+        let nr = |n: libc::c_long, a0: u64| (n, [a0, 0, 0, 0, 0, 0]);
+        for (n, a, want) in [
+            (nr(libc::SYS_write, 0), true),
+            (nr(libc::SYS_execve, 0), true),
+            (nr(libc::SYS_execveat, 0), false),
+            (nr(libc::SYS_close_range, 0), false),
+            (nr(libc::SYS_personality, 8), true),
+            (nr(libc::SYS_personality, 0), false),
+            (nr(libc::SYS_personality, 0x1_0000_0008), false),
+            (nr(libc::SYS_clone, libc::SIGCHLD as u64), true),
+            (nr(libc::SYS_clone, libc::CLONE_NEWNS as u64), false),
+        ]
+        .map(|((n, a), w)| (n, a, w))
+        {
+            assert_eq!(prog.allows(n, a), want, "syscall {n} {a:?}");
+        }
+        assert!(prog.kills(libc::SYS_getpid, [0; 6]));
+        assert!(!prog.kills(libc::SYS_mkdir, [0; 6]));
+        // A KILL default kills anything not listed.
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_KILL","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let prog = compile(&p).unwrap();
+        assert!(prog.allows(libc::SYS_read, [0; 6]));
+        assert!(prog.kills(libc::SYS_execve, [0; 6]));
     }
 
     #[test]
