@@ -198,3 +198,118 @@ fn root_exec_concurrent() {
         }
     });
 }
+
+/// `exec -d --preserve-fds N`, as runc does it: the detached process gets
+/// the caller's fds 3..3+N and nothing above; a pipe the caller leaked at
+/// fd >= 3+N reaches EOF as soon as `exec` has returned (a client waiting
+/// on it, as conmon and the shims do, is not held until the process ends).
+#[test]
+fn root_exec_detached_preserve_fds_exactly_as_runc() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    fn pipe() -> (fs::File, OwnedFd) {
+        let mut p = [0; 2];
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        unsafe { (fs::File::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) }
+    }
+    /// Everything until EOF, or None if EOF does not come within `t`.
+    fn read_to_eof(f: &mut fs::File, t: Duration) -> Option<String> {
+        let deadline = Instant::now() + t;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let mut pfd = libc::pollfd {
+                fd: f.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            if unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } <= 0 {
+                continue;
+            }
+            match f.read(&mut buf) {
+                Ok(0) => return Some(String::from_utf8_lossy(&out).into_owned()),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    let rt = Runtime::new();
+    let b = sleeper("execdpfd").env(&["PATH=/bin"]);
+    let c = running(&rt, &b);
+    let (mut r3, w3) = pipe();
+    let (mut leak_r, leak_w) = pipe();
+    let marker = b.path("marker");
+    fs::write(&marker, "host-file\n").unwrap();
+    let hostname = fs::File::open(&marker).unwrap();
+    let root = fs::File::open("/").unwrap();
+    // Into the runtime: fd 3 = a pipe to us, fd 4 = a host file (both
+    // preserved), fd 5 = another pipe to us and fd 7 = the host's / (leaked).
+    // Copies at fd >= 100 (close-on-exec), so that no dup2 below
+    // overwrites a source still to be copied.
+    let high = |fd: i32| unsafe {
+        let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
+        assert!(n >= 100, "F_DUPFD_CLOEXEC");
+        OwnedFd::from_raw_fd(n)
+    };
+    let srcs = [
+        high(w3.as_raw_fd()),
+        high(hostname.as_raw_fd()),
+        high(leak_w.as_raw_fd()),
+        high(root.as_raw_fd()),
+    ];
+    let map = [
+        (srcs[0].as_raw_fd(), 3),
+        (srcs[1].as_raw_fd(), 4),
+        (srcs[2].as_raw_fd(), 5),
+        (srcs[3].as_raw_fd(), 7),
+    ];
+    let mut cmd = rt.command(&[
+        "exec",
+        "-d",
+        "--preserve-fds",
+        "2",
+        &c.id,
+        "sh",
+        "-c",
+        "exec >&3; ls /proc/$$/fd; cat <&4; sleep 1",
+    ]);
+    // SAFETY: only dup2 (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (from, to) in map {
+                if libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let o = exec_cmd(
+        cmd,
+        None,
+        Sink::Files(b.path("x.out"), b.path("x.err")),
+        CMD_TIMEOUT,
+    );
+    o.ok();
+    drop((w3, leak_w, hostname, root, srcs));
+    assert_eq!(
+        read_to_eof(&mut leak_r, Duration::from_secs(1)),
+        Some(String::new()),
+        "a leaked fd (5) reached the detached process: its pipe stays open"
+    );
+    let got = read_to_eof(&mut r3, Duration::from_secs(10)).expect("fd 3 never reached EOF");
+    let listed: Vec<i32> = got.lines().filter_map(|l| l.parse().ok()).collect();
+    assert_eq!(listed, [0, 1, 2, 3, 4], "fds of the process: {got:?}");
+    assert!(
+        got.ends_with("host-file\n"),
+        "fd 4 did not read the host file: {got:?}"
+    );
+}
