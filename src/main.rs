@@ -292,6 +292,22 @@ fn main() {
     // (this binary) opened from inside the container before their execve.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let cli = Cli::parse();
+    // Fds the caller leaked into us (conmon's sync pipe, a shim's socket,
+    // a shell's redirections) are closed before anything else: only stdio
+    // and the `--preserve-fds` ones may reach a container, and a created
+    // container's init (a fork of this process) must not hold the others
+    // until `start`, where a client waiting for EOF on such a pipe would
+    // hang (runc's init, a fresh execve, never has them). One close_range.
+    // Only for the commands that start container processes. A failure here
+    // leaves the close-on-exec sweep before every execve as the defence.
+    let preserve = match &cli.cmd {
+        Some(Cmd::Create { opts, .. } | Cmd::Run { opts, .. }) => Some(opts.preserve_fds),
+        Some(Cmd::Exec { preserve_fds, .. }) => Some(*preserve_fds),
+        _ => None,
+    };
+    if let Some(n) = preserve {
+        let _ = myrt::sys::close_from(3u32.saturating_add(n));
+    }
     let mut log = Logger {
         file: cli.log.as_ref().and_then(|p| {
             std::fs::OpenOptions::new()

@@ -529,6 +529,31 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
     Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
 }
 
+/// Close every fd >= `first` (`close_range`, or one `close` per entry of
+/// /proc/self/fd where the kernel lacks it).
+pub fn close_from(first: u32) -> Result<()> {
+    let Ok(first_fd) = i32::try_from(first) else {
+        return Ok(());
+    };
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if r == 0 {
+        return Ok(());
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Error {
+            what: "close leaked fds: /proc/self/fd".into(),
+            source: e,
+        })?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    // (The directory's own fd is closed by now; closing it again is EBADF.)
+    for fd in fds.into_iter().filter(|&fd| fd >= first_fd) {
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -137,3 +137,145 @@ fn root_checkpoint_and_restore_fail_at_once() {
     assert_eq!(c.status(), "running");
     assert!(pid_alive(c.pid()));
 }
+
+/// A pipe (read end, write end), both close-on-exec, at fds >= 100.
+fn high_pipe() -> (fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut p = [0; 2];
+    assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let r = high_fd(p[0]);
+    let w = high_fd(p[1]);
+    unsafe {
+        libc::close(p[0]);
+        libc::close(p[1]);
+        (
+            fs::File::from_raw_fd(r),
+            std::os::fd::OwnedFd::from_raw_fd(w),
+        )
+    }
+}
+
+/// A close-on-exec copy of `fd` at a number >= 100 (so that the dup2s of
+/// `with_fds` never overwrite a source still to be copied).
+fn high_fd(fd: i32) -> i32 {
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) };
+    assert!(n >= 100, "F_DUPFD_CLOEXEC");
+    n
+}
+
+/// Makes the command's child start with `from` at fd `to` for each pair.
+fn with_fds(cmd: &mut std::process::Command, map: Vec<(i32, i32)>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only dup2 (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(from, to) in &map {
+                if libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether `f` reaches EOF within `t` (nothing else holds its write end).
+fn eof_within(f: &mut fs::File, t: Duration) -> bool {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + t;
+    let mut buf = [0u8; 256];
+    while Instant::now() < deadline {
+        let mut pfd = libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if unsafe { libc::poll(&mut pfd, 1, 50) } > 0 {
+            match f.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn root_created_init_holds_no_leaked_fds() {
+    // The caller of `create --preserve-fds 1` leaked a pipe (fd 5) and the
+    // host's / (fd 6) into it. Between create and start, the container's
+    // init must hold neither (runc's init, a fresh execve, never has them):
+    // a client waiting for EOF on that pipe gets it as soon as `create`
+    // has returned. The preserved fd 3 reaches the program.
+    let rt = Runtime::new();
+    let b = Bundle::new("leakcreate").args(&["sleep", "30"]);
+    let marker = b.path("preserved");
+    fs::write(&marker, "kept\n").unwrap();
+    let c = rt.guard(&b);
+    b.write();
+    let (mut leak_r, leak_w) = high_pipe();
+    let keep = fs::File::open(&marker).unwrap();
+    let root = fs::File::open("/").unwrap();
+    use std::os::fd::AsRawFd;
+    let srcs = [
+        high_fd(keep.as_raw_fd()),
+        high_fd(leak_w.as_raw_fd()),
+        high_fd(root.as_raw_fd()),
+    ];
+    let mut cmd = rt.command(&[
+        "create",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.dir_str(),
+        &c.id,
+    ]);
+    with_fds(&mut cmd, vec![(srcs[0], 3), (srcs[1], 5), (srcs[2], 6)]);
+    let o = exec_cmd(
+        cmd,
+        None,
+        Sink::Files(c.out_path(), c.err_path()),
+        CMD_TIMEOUT,
+    );
+    for fd in srcs {
+        unsafe { libc::close(fd) };
+    }
+    drop((leak_w, keep, root));
+    o.ok();
+    let pid = c.state()["pid"].as_i64().unwrap() as i32;
+    let fds = |pid: i32| -> Vec<(i32, String)> {
+        let mut v: Vec<(i32, String)> = fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let n: i32 = e.file_name().to_str()?.parse().ok()?;
+                let t = fs::read_link(e.path()).ok()?.display().to_string();
+                Some((n, t))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(
+        eof_within(&mut leak_r, Duration::from_secs(2)),
+        "the created init holds the leaked pipe: {:?}",
+        fds(pid)
+    );
+    let held = fds(pid);
+    assert!(
+        !held.iter().any(|(_, t)| t == "/"),
+        "the created init holds the host's /: {held:?}"
+    );
+    c.start().ok();
+    let held = wait_until("the init to exec sleep", Duration::from_secs(5), || {
+        fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .filter(|p| p.ends_with("busybox"))
+            .map(|_| fds(pid))
+    });
+    let nums: Vec<i32> = held.iter().map(|f| f.0).collect();
+    assert_eq!(nums, [0, 1, 2, 3], "fds of the program: {held:?}");
+    assert!(held[3].1.ends_with("/preserved"), "{held:?}");
+}
