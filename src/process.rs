@@ -659,7 +659,15 @@ fn init_child(
         userns,
         idmapped: &idmapped,
     };
-    let root = rootfs::prepare(&plan).map_err(s)?;
+    // Without a mount namespace the container runs in the host's: no
+    // rootfs set-up at all (validation refused every field that needs
+    // one), only a chroot into root.path, as runc does.
+    let mountns = crate::spec::has_namespace(a.spec, LinuxNamespaceType::Mount);
+    let root = if mountns {
+        rootfs::prepare(&plan).map_err(s)?
+    } else {
+        rootfs::Root::open(&a.rootfs).map_err(s)?
+    };
     drop(idmapped);
 
     // Terminal: the pty comes from the container's devpts instance.
@@ -671,7 +679,9 @@ fn init_child(
             .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
         slave = Some(peer);
     }
-    rootfs::mask_and_protect(a.spec, &root).map_err(s)?;
+    if mountns {
+        rootfs::mask_and_protect(a.spec, &root).map_err(s)?;
+    }
     rootfs::sysctl(a.spec).map_err(s)?;
 
     ch.send_child(HOOKS, &[]).map_err(s)?;
@@ -691,7 +701,11 @@ fn init_child(
 
     // runc creates a missing cwd; do it while the root is still writable.
     let _ = rootfs::mkdir_all(&root.fd, p.cwd(), false);
-    rootfs::enter(a.spec, &root, a.no_pivot).map_err(s)?;
+    if mountns {
+        rootfs::enter(a.spec, &root, a.no_pivot).map_err(s)?;
+    } else {
+        rootfs::chroot(&root).map_err(s)?;
+    }
     let cwd = open_cwd(p.cwd())?;
     if let Some(peer) = &slave {
         tty::become_console(peer).map_err(s)?;
@@ -1057,6 +1071,17 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let userns = joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
     let (ours, theirs) = Channel::pair()?;
     let cg_fd = a.cgroup.dir_fd()?;
+    // A container without a mount namespace is chrooted in the host's:
+    // the exec'd process enters the same root.
+    let chroot = if a.namespaces.contains(&LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(sys::open(
+            Path::new(&format!("/proc/{}/root", a.container_pid)),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?)
+    };
     let mut restore = None;
     if let Some(j) = joins.iter().find(|j| j.typ == LinuxNamespaceType::Pid) {
         let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;
@@ -1070,7 +1095,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let pid = pid?;
     if pid == 0 {
         drop(ours);
-        let r = exec_child(&a, &theirs, &joins, userns, &caps);
+        let r = exec_child(&a, &theirs, &joins, userns, &caps, chroot.as_ref());
         let msg = match r {
             Err(e) => e,
             Ok(never) => match never {},
@@ -1134,6 +1159,7 @@ fn exec_child(
     joins: &[Join],
     userns: bool,
     caps: &Caps,
+    chroot: Option<&OwnedFd>,
 ) -> ChildResult {
     if let Some(fd) = a.lock_fd {
         unsafe { libc::close(fd) };
@@ -1155,6 +1181,17 @@ fn exec_child(
     }
     if userns {
         become_userns_root()?;
+    }
+    if let Some(root) = chroot {
+        let dot = sys::cstr(".");
+        if unsafe { libc::fchdir(root.as_raw_fd()) } < 0
+            || unsafe { libc::chroot(dot.as_ptr()) } < 0
+        {
+            return Err(format!(
+                "enter the container's root: {}",
+                sys::last("chroot")
+            ));
+        }
     }
     if unsafe { libc::setsid() } < 0 {
         return Err(sys::last("setsid").to_string());

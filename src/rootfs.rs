@@ -487,6 +487,35 @@ pub struct Root {
     pub fd: OwnedFd,
 }
 
+impl Root {
+    /// The root of a container without a mount namespace: root.path as is.
+    pub fn open(path: &Path) -> Result<Root> {
+        let fd =
+            sys::open(path, libc::O_PATH | libc::O_DIRECTORY, 0).field(|| "root.path".into())?;
+        Ok(Root {
+            path: path.to_path_buf(),
+            fd,
+        })
+    }
+}
+
+/// Enter `root` with chroot (no mount namespace: nothing to pivot, and
+/// nothing may be mounted or unmounted in the host's namespace).
+pub fn chroot(root: &Root) -> Result<()> {
+    if unsafe { libc::fchdir(root.fd.as_raw_fd()) } < 0 {
+        return Err(sys::last("chdir rootfs").into());
+    }
+    let dot = cstr(".");
+    if unsafe { libc::chroot(dot.as_ptr()) } < 0 {
+        return Err(sys::last("chroot rootfs").into());
+    }
+    let slash = cstr("/");
+    if unsafe { libc::chdir(slash.as_ptr()) } < 0 {
+        return Err(sys::last("chdir /").into());
+    }
+    Ok(())
+}
+
 /// The overlay root as a detached mount. Each layer is its own fsconfig
 /// parameter, so no path is ever split on a comma; the lower layer uses
 /// `lowerdir+` (one literal path) where the kernel has it, else `lowerdir`

@@ -236,10 +236,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     if !has_namespace(spec, LinuxNamespaceType::Mount) {
-        return Err(invalid(
-            "linux.namespaces",
-            "a mount namespace is required (myrt does not set up a rootfs in the host's mount namespace)",
-        ));
+        refuse_needing_mount_namespace(spec)?;
     }
     let userns = new_namespace(spec, LinuxNamespaceType::User);
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -342,6 +339,54 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 format!("linux.devices[{i}].path"),
                 format!("{:?} is not an absolute path", d.path()),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Without a mount namespace the container runs in the host's, chrooted
+/// into its root: anything that would mount, unmount or create nodes
+/// there would change the host, and masks could not be applied, so such
+/// fields are refused (runc refuses masked and read-only paths too).
+fn refuse_needing_mount_namespace(spec: &Spec) -> Result<()> {
+    let why = "needs a mount namespace (without one it would change the host's mounts)";
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(invalid("mounts", why));
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        return Err(invalid("root.readonly", why));
+    }
+    if spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get("org.myrt.rootfs.overlay"))
+        .is_some_and(|v| !matches!(v.trim(), "" | "false"))
+    {
+        return Err(invalid("annotations.org.myrt.rootfs.overlay", why));
+    }
+    if let Some(l) = spec.linux() {
+        let fields = [
+            (
+                "linux.maskedPaths",
+                l.masked_paths().as_ref().is_some_and(|v| !v.is_empty()),
+            ),
+            (
+                "linux.readonlyPaths",
+                l.readonly_paths().as_ref().is_some_and(|v| !v.is_empty()),
+            ),
+            (
+                "linux.devices",
+                l.devices().as_ref().is_some_and(|v| !v.is_empty()),
+            ),
+            (
+                "linux.rootfsPropagation",
+                l.rootfs_propagation()
+                    .as_ref()
+                    .is_some_and(|v| !v.is_empty()),
+            ),
+        ];
+        if let Some((f, _)) = fields.iter().find(|(_, set)| *set) {
+            return Err(invalid(*f, why));
         }
     }
     Ok(())

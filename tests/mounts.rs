@@ -355,3 +355,65 @@ fn root_overlay_paths_with_commas() {
     assert!(!lower.join("written").exists());
     assert!(Path::new(&layer).is_dir());
 }
+
+/// A config without a mount namespace: the container shares the host's
+/// mount namespace (checked from outside through /proc/<pid>/ns/mnt), is
+/// chrooted into its root (sees the image's files; so does `exec`), and
+/// nothing is mounted on the host. Fields that would need mounts there
+/// (mounts, masked/read-only paths, devices, root.readonly) are refused.
+#[test]
+fn root_no_mount_namespace() {
+    let rt = Runtime::new();
+    let b = Bundle::new("nomntns").own_rootfs();
+    fs::write(b.rootfs().join("marker"), "inside\n").unwrap();
+    let b = b
+        .with(|c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "mount");
+        })
+        .set("/mounts", json!([]))
+        .set("/linux/maskedPaths", json!([]))
+        .set("/linux/readonlyPaths", json!([]))
+        .readonly(false)
+        .args(&["sleep", "30"]);
+    let c = rt.create(&b, &[]);
+    let pid = c.pid();
+    let theirs = fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    let ours = fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(theirs, ours);
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        b.rootfs().canonicalize().unwrap()
+    );
+    assert!(mounts_mentioning(&b.dir).is_empty());
+    c.start().ok();
+    let o = rt.cmd(&["exec", &c.id, "cat", "/marker"]);
+    o.ok();
+    assert_eq!(o.stdout, "inside\n", "{o}");
+    drop(c);
+
+    for (field, val) in [
+        ("/linux/maskedPaths", json!(["/proc/kcore"])),
+        ("/root/readonly", json!(true)),
+        (
+            "/mounts",
+            json!([{"destination": "/proc", "type": "proc", "source": "proc"}]),
+        ),
+    ] {
+        let b2 = Bundle::new("nomntns2")
+            .with(|c| {
+                let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+                ns.retain(|n| n["type"] != "mount");
+            })
+            .set("/mounts", json!([]))
+            .set("/linux/maskedPaths", json!([]))
+            .set("/linux/readonlyPaths", json!([]))
+            .readonly(false)
+            .set(field, val)
+            .args(&["true"]);
+        let o = rt.run(&b2);
+        o.fails();
+        let name = field.trim_start_matches('/').replace('/', ".");
+        assert_myrt_error(&o.stderr, "run", &b2.id, &[&name, "mount namespace"]);
+    }
+}
