@@ -71,6 +71,17 @@ fn check_id(id: &str) -> Result<()> {
     spec::validate_id(id).map_err(Error::Msg)
 }
 
+/// `--preserve-fds N`: fds 3..3+N must be fd numbers (an int).
+fn check_preserve_fds(n: u32) -> Result<()> {
+    if n > i32::MAX as u32 - 3 {
+        return Err(msg(format!(
+            "--preserve-fds: {n} is too large (at most {})",
+            i32::MAX - 3
+        )));
+    }
+    Ok(())
+}
+
 /// The live status of a container.
 pub fn status_of(dir: &Dir, st: &State) -> Status {
     if !st.alive() {
@@ -184,6 +195,7 @@ struct Created {
 
 fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result<Created> {
     check_id(id)?;
+    check_preserve_fds(o.preserve_fds)?;
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let bundle = std::fs::canonicalize(&bundle)
         .map_err(|e| msg(format!("--bundle {}: {e}", bundle.display())))?;
@@ -354,10 +366,11 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
             hooks::hooks_of(h, Kind::StartContainer)
                 .iter()
                 .map(|h| h.timeout().unwrap_or(600))
-                .sum()
+                .fold(0i64, i64::saturating_add)
         })
         .unwrap_or(0);
-    let deadline = Instant::now() + Duration::from_secs(30 + hook_time.max(0) as u64);
+    let deadline =
+        Instant::now() + Duration::from_secs(30 + hook_time.clamp(0, hooks::MAX_TIMEOUT) as u64);
     // The init writes "0" once the startContainer hooks passed (or "1" and
     // their error), keeps the FIFO open until its execve closes it, and
     // writes "2" and the error if the execve failed. So we read to EOF.
@@ -523,7 +536,13 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 /// Signal the init process through a pidfd checked against its start
 /// time, so a recycled pid is never signalled.
 fn signal_init(st: &State, sig: i32) -> Result<()> {
-    let fd = sys::pidfd_open(st.pid).map_err(|_| msg("container not running"))?;
+    let fd = match sys::pidfd_open(st.pid) {
+        Ok(fd) => fd,
+        Err(e) if e.source.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(msg("container not running"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !st.alive() {
         return Err(msg("container not running"));
     }
@@ -803,6 +822,7 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
 /// (0 when detached).
 pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     check_id(id)?;
+    check_preserve_fds(o.preserve_fds)?;
     let dir = Dir::open(&g.root, id, false)?;
     let st = dir.load()?;
     match status_of(&dir, &st) {

@@ -163,6 +163,10 @@ pub fn run_warn(kind: Kind, hooks: &[Hook], state_json: &[u8]) {
     }
 }
 
+/// The largest hook `timeout` in seconds (about 68 years): larger values
+/// are refused rather than overflowing the deadline.
+pub const MAX_TIMEOUT: i64 = i32::MAX as i64;
+
 /// Run one hook to completion (or to its timeout).
 fn run_one(kind: Kind, index: usize, hook: &Hook, state_json: &[u8]) -> Result<()> {
     let path = hook.path();
@@ -182,6 +186,12 @@ fn run_one(kind: Kind, index: usize, hook: &Hook, state_json: &[u8]) -> Result<(
             return Err(Error::Invalid {
                 hook: id,
                 reason: format!("timeout must be greater than zero, got {t}"),
+            });
+        }
+        Some(t) if t > MAX_TIMEOUT => {
+            return Err(Error::Invalid {
+                hook: id,
+                reason: format!("timeout {t} seconds is too large (at most {MAX_TIMEOUT})"),
             });
         }
         Some(t) => Some(t),
@@ -210,7 +220,8 @@ fn run_one(kind: Kind, index: usize, hook: &Hook, state_json: &[u8]) -> Result<(
     // The write end now lives only in the child (the Command is dropped here).
     drop(cmd);
 
-    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs(t as u64));
+    // MAX_TIMEOUT keeps this far from Instant's range; checked all the same.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs(t as u64)));
     let waited = wait_capturing(&mut child, err_r, deadline);
     let (status, stderr) = match waited {
         Ok(w) => w,
@@ -345,7 +356,9 @@ fn wait_capturing(
                     return Ok((None, captured));
                 }
                 // Round up so we do not spin just before the deadline.
-                (d - now).as_millis() as i64 + 1
+                i64::try_from((d - now).as_millis())
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(1)
             }
             None => -1,
         };

@@ -252,7 +252,7 @@ impl Logger {
     /// the word): `myrt: <operation> <id>: error: <cause>`. The log file
     /// keeps the message without the word: its level field carries it.
     fn error(&mut self, what: &str, cause: &str) {
-        eprintln!("myrt: {what}: error: {cause}");
+        let _ = writeln!(std::io::stderr(), "myrt: {what}: error: {cause}");
         let msg = format!("{what}: {cause}");
         let msg = msg.as_str();
         if let Some(f) = &mut self.file {
@@ -270,20 +270,70 @@ impl Logger {
 /// Why `checkpoint` and `restore` fail (at once, touching nothing).
 const NO_CRIU: &str = "checkpoint/restore is not supported: myrt has no criu support (the container is left as it was)";
 
+/// A size for `update --memory` etc.: bytes, or with a `k`/`m`/`g` (`kb`,
+/// ...) suffix, or -1 (unlimited). A value that does not fit in 64 bits is
+/// an error, never a silent wrap.
 fn parse_size(s: &str) -> Result<i64, String> {
     let t = s.trim().to_ascii_lowercase();
     if t == "-1" {
         return Ok(-1);
     }
-    let (num, mult) = match t.trim_end_matches('b').chars().last() {
-        Some('k') => (&t[..t.trim_end_matches('b').len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 20),
-        Some('g') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 30),
-        _ => (t.trim_end_matches('b'), 1),
+    let digits = t.trim_end_matches('b');
+    let (num, mult) = match digits.as_bytes().last() {
+        Some(b'k') => (&digits[..digits.len() - 1], 1i64 << 10),
+        Some(b'm') => (&digits[..digits.len() - 1], 1 << 20),
+        Some(b'g') => (&digits[..digits.len() - 1], 1 << 30),
+        Some(b't') => (&digits[..digits.len() - 1], 1 << 40),
+        _ => (digits, 1),
     };
+    if num.is_empty() || !num.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "{s:?} is not a size (bytes, or a number with k, m, g or t; -1 for unlimited)"
+        ));
+    }
     num.parse::<i64>()
-        .map(|n| n * mult)
-        .map_err(|_| format!("{s:?} is not a size"))
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is too large (at most {} bytes)", i64::MAX))
+}
+
+/// `events --interval`: a duration such as `5s`, `500ms`, `1m`, `1h` (a bare
+/// number is seconds), finite, from 1 ms to a day.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{s:?} is not a duration (e.g. 5s, 500ms, 1m)")),
+    };
+    let secs = num
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .map(|n| n * scale)
+        .ok_or_else(|| format!("{s:?} is not a duration (e.g. 5s, 500ms, 1m)"))?;
+    if !(0.001..=86400.0).contains(&secs) {
+        return Err(format!("{s:?} is out of range (1ms to 24h)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Write `s` to stdout. When the reader has gone (`myrt features | head`)
+/// the command ends quietly with status 141, as a process killed by SIGPIPE
+/// does (never a panic); other write errors are errors.
+fn out(s: &str) -> Result<(), String> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        Err(e) => Err(format!("writing to stdout: {e}")),
+    }
 }
 
 fn main() {
@@ -319,16 +369,23 @@ fn main() {
         json: cli.log_format == "json",
     };
     if cli.version {
-        println!("myrt version {}", env!("CARGO_PKG_VERSION"));
-        println!(
-            "commit: {}",
-            option_env!("MYRT_COMMIT").unwrap_or("unknown")
+        let v = format!(
+            "myrt version {}\ncommit: {}\nspec: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("MYRT_COMMIT").unwrap_or("unknown"),
+            myrt::state::OCI_VERSION
         );
-        println!("spec: {}", myrt::state::OCI_VERSION);
+        if let Err(e) = out(&v) {
+            log.error("version", &e);
+            std::process::exit(1);
+        }
         return;
     }
     let Some(cmd) = cli.cmd else {
-        eprintln!("myrt: error: no command given (see myrt --help)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "myrt: error: no command given (see myrt --help)"
+        );
         std::process::exit(1);
     };
     let g = Global {
@@ -355,11 +412,8 @@ fn main() {
             "state",
             id.clone(),
             container::state(&g, &id)
-                .map(|s| {
-                    println!("{s}");
-                    0
-                })
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
+                .and_then(|s| out(&format!("{s}\n")).map(|_| 0)),
         ),
         Cmd::Kill { all, id, signal } => (
             "kill",
@@ -445,11 +499,8 @@ fn main() {
             "list",
             String::new(),
             container::list(&g, &format, quiet)
-                .map(|s| {
-                    print!("{s}");
-                    0
-                })
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
+                .and_then(|s| out(&s).map(|_| 0)),
         ),
         Cmd::Ps {
             format,
@@ -459,11 +510,8 @@ fn main() {
             "ps",
             id.clone(),
             container::ps(&g, &id, &format, &ps_args)
-                .map(|s| {
-                    print!("{s}");
-                    0
-                })
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
+                .and_then(|s| out(&s).map(|_| 0)),
         ),
         Cmd::Pause { id } => (
             "pause",
@@ -557,17 +605,17 @@ fn main() {
             interval,
             id,
         } => {
-            let secs: f64 = interval.trim_end_matches('s').parse().unwrap_or(5.0);
-            let r = loop {
-                match container::stats(&g, &id) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => break Err(e.to_string()),
+            let r = (|| -> Result<i32, String> {
+                let every = parse_interval(&interval).map_err(|e| format!("--interval: {e}"))?;
+                loop {
+                    let s = container::stats(&g, &id).map_err(|e| e.to_string())?;
+                    out(&format!("{s}\n"))?;
+                    if stats {
+                        return Ok(0);
+                    }
+                    std::thread::sleep(every);
                 }
-                if stats {
-                    break Ok(0);
-                }
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.1)));
-            };
+            })();
             ("events", id.clone(), r)
         }
         Cmd::Spec { bundle, rootless } => (
@@ -577,10 +625,11 @@ fn main() {
                 .map(|_| 0)
                 .map_err(|e| e.to_string()),
         ),
-        Cmd::Features => {
-            println!("{}", container::features());
-            return;
-        }
+        Cmd::Features => (
+            "features",
+            String::new(),
+            out(&format!("{}\n", container::features())).map(|_| 0),
+        ),
         Cmd::Checkpoint { args } => (
             "checkpoint",
             args.last().cloned().unwrap_or_default(),

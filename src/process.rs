@@ -541,10 +541,10 @@ fn drive_init(
                 .iter()
                 .flatten()
                 .map(|h| h.timeout().unwrap_or(600))
-                .sum()
+                .fold(0i64, i64::saturating_add)
         })
         .unwrap_or(0);
-    let t = STAGE_TIMEOUT + Duration::from_secs(hook_time.max(0) as u64);
+    let t = STAGE_TIMEOUT + Duration::from_secs(hook_time.clamp(0, hooks::MAX_TIMEOUT) as u64);
     fds.listener = listener_of(a.seccomp.as_ref(), pid, parent.hook_state(pid));
     ch.expect_fds(READY, Some(t), "finishing the container set-up", &mut fds)?;
     Ok((fds, pid))

@@ -145,6 +145,16 @@ pub fn validate_process(p: &Process, field: &str) -> Result<()> {
             ));
         }
     }
+    if let Some(b) = p.console_size() {
+        for (what, v) in [("height", b.height()), ("width", b.width())] {
+            if v > u16::MAX as u64 {
+                return Err(invalid(
+                    format!("{field}.consoleSize.{what}"),
+                    format!("{v} is out of range (0..={})", u16::MAX),
+                ));
+            }
+        }
+    }
     if p.console_size().is_some() && p.terminal() != Some(true) {
         // Allowed by the spec only with a terminal; ignore otherwise.
     }
@@ -207,6 +217,15 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                     return Err(invalid(
                         format!("hooks.{name}[{i}].timeout"),
                         "must be greater than zero",
+                    ));
+                }
+                if let Some(t) = h.timeout().filter(|&t| t > crate::hooks::MAX_TIMEOUT) {
+                    return Err(invalid(
+                        format!("hooks.{name}[{i}].timeout"),
+                        format!(
+                            "{t} seconds is too large (at most {})",
+                            crate::hooks::MAX_TIMEOUT
+                        ),
                     ));
                 }
             }
@@ -339,6 +358,15 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 format!("linux.devices[{i}].path"),
                 format!("{:?} is not an absolute path", d.path()),
             ));
+        }
+        // The kernel's device numbers: 12-bit major, 20-bit minor.
+        for (what, v, max) in [("major", d.major(), 0xfff), ("minor", d.minor(), 0xf_ffff)] {
+            if !(0..=max).contains(&v) {
+                return Err(invalid(
+                    format!("linux.devices[{i}].{what}"),
+                    format!("{v} is out of range (0..={max})"),
+                ));
+            }
         }
     }
     Ok(())

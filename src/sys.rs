@@ -48,6 +48,64 @@ pub fn cstr(p: impl AsRef<OsStr>) -> CString {
     CString::new(p.as_ref().as_bytes()).unwrap_or_else(|_| CString::new("/\u{1}nul").unwrap())
 }
 
+/// The Linux release that brought each newer system call myrt relies on
+/// (the kernel floor; docs/install.md).
+pub const KERNEL_FLOOR: &[(&str, &str)] = &[
+    ("pidfd_send_signal", "5.1"),
+    ("open_tree", "5.2"),
+    ("move_mount", "5.2"),
+    ("fsopen", "5.2"),
+    ("fsconfig", "5.2"),
+    ("fsmount", "5.2"),
+    ("pidfd_open", "5.3"),
+    ("clone3", "5.3"),
+    ("openat2", "5.6"),
+    ("close_range", "5.11"),
+    ("mount_setattr", "5.12"),
+];
+
+/// The error of system call `name` failing with `e` while doing `what`.
+/// ENOSYS (the kernel does not have it) says so plainly: "kernel too old:
+/// openat2 needs Linux >= 5.6 (this kernel is 5.4.0)". Nothing is checked
+/// up front: the hot path pays nothing, only the failure path reads uname.
+pub fn syscall_err(name: &str, what: impl Into<String>, e: io::Error) -> Error {
+    let mut what = what.into();
+    if e.raw_os_error() == Some(libc::ENOSYS)
+        && let Some((_, v)) = KERNEL_FLOOR.iter().find(|(n, _)| *n == name)
+    {
+        what = format!(
+            "{what}: kernel too old: {name} needs Linux >= {v} (this kernel is {})",
+            kernel_release()
+        );
+    }
+    Error { what, source: e }
+}
+
+/// `uname -r`.
+pub fn kernel_release() -> String {
+    // SAFETY: utsname is plain data; uname fills it.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    let r = &u.release;
+    let bytes: Vec<u8> = r
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Like `check`, for a newer system call `name`: ENOSYS says "kernel too old".
+fn check_sys(ret: libc::c_long, name: &str, what: impl FnOnce() -> String) -> Result<libc::c_long> {
+    if ret < 0 {
+        Err(syscall_err(name, what(), io::Error::last_os_error()))
+    } else {
+        Ok(ret)
+    }
+}
+
 fn check(ret: libc::c_long, what: impl FnOnce() -> String) -> Result<libc::c_long> {
     if ret < 0 { Err(last(what())) } else { Ok(ret) }
 }
@@ -109,7 +167,11 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
                 e,
             ));
         }
-        return Err(io_err(format!("open {} in root", path.display()), e));
+        return Err(syscall_err(
+            "openat2",
+            format!("open {} in root", path.display()),
+            e,
+        ));
     }
 }
 
@@ -186,14 +248,18 @@ pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> Result<libc::pid_t> {
             };
             return check(r, || "clone".into()).map(|p| p as libc::pid_t);
         }
-        return Err(io_err("clone3", e));
+        return Err(syscall_err("clone3", "clone3", e));
     }
     Ok(r as libc::pid_t)
 }
 
 pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
     let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = check(r, || format!("pidfd_open {pid}"))?;
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return Err(syscall_err("pidfd_open", format!("pidfd_open {pid}"), e));
+    }
+    let fd = r;
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
@@ -207,7 +273,15 @@ pub fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> Result<()> {
             0,
         )
     };
-    check(r, || format!("pidfd_send_signal {sig}")).map(|_| ())
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return Err(syscall_err(
+            "pidfd_send_signal",
+            format!("pidfd_send_signal {sig}"),
+            e,
+        ));
+    }
+    Ok(())
 }
 
 /// Mark every fd >= `first` close-on-exec.
@@ -428,7 +502,7 @@ pub fn open_tree(dirfd: RawFd, path: &str, flags: u32) -> Result<OwnedFd> {
         f |= libc::AT_EMPTY_PATH as u32;
     }
     let r = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, c.as_ptr(), f) };
-    let fd = check(r, || {
+    let fd = check_sys(r, "open_tree", || {
         if path.is_empty() {
             format!("open_tree fd {dirfd}")
         } else {
@@ -455,7 +529,7 @@ pub fn mount_setattr(fd: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<
             std::mem::size_of::<MountAttr>(),
         )
     };
-    check(r, || format!("mount_setattr {attr:?}")).map(|_| ())
+    check_sys(r, "mount_setattr", || format!("mount_setattr {attr:?}")).map(|_| ())
 }
 
 /// Attach the detached mount `from` onto the object `to` refers to.
@@ -471,7 +545,7 @@ pub fn move_mount(from: &OwnedFd, to: &OwnedFd) -> Result<()> {
             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
-    check(r, || "move_mount".into()).map(|_| ())
+    check_sys(r, "move_mount", || "move_mount".into()).map(|_| ())
 }
 
 /// A new, detached filesystem mount: fsopen + fsconfig (one parameter per
@@ -482,7 +556,7 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
     let r = unsafe {
         libc::syscall(libc::SYS_fsopen, t.as_ptr(), 1u32 /* FSOPEN_CLOEXEC */)
     };
-    let fsfd = check(r, || format!("fsopen {fstype}"))?;
+    let fsfd = check_sys(r, "fsopen", || format!("fsopen {fstype}"))?;
     let fsfd = unsafe { OwnedFd::from_raw_fd(fsfd as RawFd) };
     for (k, v) in params {
         let kc = cstr(k);
@@ -501,7 +575,7 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
                 0,
             )
         };
-        check(r, || match v {
+        check_sys(r, "fsconfig", || match v {
             Some(v) => format!("{fstype}: option {k}={v}"),
             None => format!("{fstype}: option {k}"),
         })?;
@@ -516,7 +590,7 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
             0,
         )
     };
-    check(r, || format!("create {fstype} filesystem"))?;
+    check_sys(r, "fsconfig", || format!("create {fstype} filesystem"))?;
     let r = unsafe {
         libc::syscall(
             libc::SYS_fsmount,
@@ -525,7 +599,7 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
             attrs,
         )
     };
-    let m = check(r, || format!("fsmount {fstype}"))?;
+    let m = check_sys(r, "fsmount", || format!("fsmount {fstype}"))?;
     Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
 }
 

@@ -456,3 +456,240 @@ fn root_cgroup_not_created_is_never_removed() {
     assert_eq!(o.stdout, "ran\n");
     assert!(fc.all_exist(), "delete removed a cgroup it did not create");
 }
+
+// ---------------------------------------------------------------------------
+// No panic reachable from input
+
+/// A command's failure must be an error (status 1, a line naming the
+/// argument or field), never a panic (which, with panic=abort, skips every
+/// clean-up).
+#[track_caller]
+fn assert_error_not_panic(o: &Output, names: &[&str]) {
+    assert!(!o.stderr.contains("panicked"), "panic: {o}");
+    assert_eq!(o.code, 1, "{o}");
+    for n in names {
+        assert!(o.stderr.contains(n), "error does not name {n}: {o}");
+    }
+}
+
+#[test]
+fn root_hook_timeout_near_i64_max_is_an_error() {
+    let rt = Runtime::new();
+    for t in [i64::MAX, i64::MAX / 1000, 1i64 << 40] {
+        let b = Bundle::new("hooktmo").args(&["true"]).set(
+            "/hooks/createRuntime",
+            json!([{"path": "/bin/true", "timeout": t}]),
+        );
+        let o = rt.run(&b);
+        assert_error_not_panic(&o, &["hooks.createRuntime[0].timeout"]);
+    }
+}
+
+#[test]
+fn root_cli_numbers_are_errors_not_panics() {
+    let rt = Runtime::new();
+    let b = Bundle::new("clinum").args(&["sleep", "30"]);
+    let c = rt.create_start(&b);
+    for v in [
+        "99999999999999999g",
+        "9223372036854775807k",
+        "-5m",
+        "12x",
+        "g",
+    ] {
+        let o = c.cmd(&["update", &format!("--memory={v}"), &c.id]);
+        assert_error_not_panic(&o, &["--memory"]);
+    }
+    for v in [
+        "infs",
+        "nan",
+        "-1s",
+        "1e400s",
+        "0s",
+        "9999999999999999h",
+        "5 parsecs",
+    ] {
+        let mut cmd = rt.command(&["events", &format!("--interval={v}"), &c.id]);
+        cmd.stdin(std::process::Stdio::null());
+        let o = exec_cmd(cmd, None, Sink::Pipe, std::time::Duration::from_secs(10));
+        assert_error_not_panic(&o, &["--interval"]);
+    }
+    let o = c.exec(&["--preserve-fds", "4294967295"], &["true"]);
+    assert!(!o.stderr.contains("panicked"), "{o}");
+    assert!(o.stderr.contains("--preserve-fds"), "{o}");
+    // Still a working container, and sane values still work.
+    c.cmd(&["update", "--memory", "64m", &c.id]).ok();
+    assert_eq!(cgroup_read_limit(&c.cgname), 64 << 20);
+    c.cmd(&["events", "--stats", "--interval", "250ms", &c.id])
+        .ok();
+}
+
+/// The memory limit of container cgroup `cg` (v1 or v2).
+fn cgroup_read_limit(cg: &str) -> i64 {
+    let s = if is_cgroup2() {
+        cgroup_v2_read(cg, "memory.max")
+    } else {
+        cgroup_read("memory", cg, "memory.limit_in_bytes")
+    };
+    s.parse().unwrap()
+}
+
+/// `myrt features | head -c1`: the reader is gone before myrt writes. That
+/// ends the command quietly (status 141, like SIGPIPE), it is no panic.
+#[test]
+fn root_closed_stdout_is_not_a_panic() {
+    let rt = Runtime::new();
+    let b = Bundle::new("epipe").args(&["sleep", "30"]);
+    let c = rt.create_start(&b);
+    for args in [
+        vec!["features"],
+        vec!["state", &c.id],
+        vec!["list"],
+        vec!["--version"],
+    ] {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(r);
+        let mut cmd = rt.command(&args);
+        cmd.stdout(std::process::Stdio::from(w));
+        let o = cmd.stderr(std::process::Stdio::piped()).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(141), "{args:?}: {:?} {err}", o.status);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The kernel floor
+
+/// Runs the runtime with `args` under a seccomp filter that makes the
+/// system calls `nrs` fail with ENOSYS, as on a kernel without them.
+fn without_syscalls(rt: &Runtime, nrs: &[libc::c_long], args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf: 0,
+        k,
+    };
+    let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let mut f = vec![
+        stmt(ld, 4),
+        jeq(AUDIT_ARCH_X86_64, 1),
+        stmt(ret, RET_ALLOW),
+        stmt(ld, 0),
+    ];
+    let n = nrs.len() as u8;
+    for (i, &nr) in nrs.iter().enumerate() {
+        // To the ENOSYS return after the remaining checks and the allow.
+        f.push(jeq(nr as u32, n - i as u8));
+    }
+    f.push(stmt(ret, RET_ALLOW));
+    f.push(stmt(ret, RET_ENOSYS));
+    let filter = Box::leak(f.into_boxed_slice());
+    let prog = Box::leak(Box::new(libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    }));
+    let prog_addr = prog as *const libc::sock_fprog as usize;
+    let mut cmd = rt.command(args);
+    // SAFETY: only async-signal-safe prctl calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, prog_addr) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    exec_cmd(cmd, None, Sink::Pipe, std::time::Duration::from_secs(30))
+}
+
+/// A kernel without a system call myrt needs gives a clear "kernel too old"
+/// error naming the call and the Linux release that has it.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn root_kernel_too_old_is_a_clear_error() {
+    let rt = Runtime::new();
+    let b = Bundle::new("oldkernel").args(&["true"]);
+    b.write();
+    let run = ["run", "--bundle", b.dir_str(), &b.id];
+    let o = without_syscalls(&rt, &[libc::SYS_openat2], &run);
+    o.fails();
+    assert!(
+        o.stderr
+            .contains("kernel too old: openat2 needs Linux >= 5.6"),
+        "{o}"
+    );
+    assert!(rt.try_state(&b.id).is_none(), "{o}");
+
+    let b = Bundle::new("oldkernel2").sh("true").with(|v| {
+        v["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "rro"]}),
+        )
+    });
+    b.write();
+    let run = ["run", "--bundle", b.dir_str(), &b.id];
+    let o = without_syscalls(&rt, &[libc::SYS_mount_setattr], &run);
+    o.fails();
+    assert!(
+        o.stderr
+            .contains("kernel too old: mount_setattr needs Linux >= 5.12"),
+        "{o}"
+    );
+
+    let b = Bundle::new("oldkernel3").args(&["sleep", "30"]);
+    let c = rt.create_start(&b);
+    let o = without_syscalls(&rt, &[libc::SYS_pidfd_open], &["kill", &c.id, "KILL"]);
+    o.fails();
+    assert!(
+        o.stderr
+            .contains("kernel too old: pidfd_open needs Linux >= 5.3"),
+        "{o}"
+    );
+}
+
+/// Numbers that do not fit the kernel's types are refused naming the field
+/// (they were truncated silently).
+#[test]
+fn root_out_of_range_numbers_are_refused() {
+    let rt = Runtime::new();
+    let cases = [
+        (
+            "/linux/devices",
+            json!([{"path": "/dev/x", "type": "c", "major": -1, "minor": 3}]),
+            "linux.devices[0].major",
+        ),
+        (
+            "/linux/devices",
+            json!([{"path": "/dev/x", "type": "c", "major": 4096, "minor": 3}]),
+            "linux.devices[0].major",
+        ),
+        (
+            "/linux/devices",
+            json!([{"path": "/dev/x", "type": "c", "major": 1, "minor": 1048576}]),
+            "linux.devices[0].minor",
+        ),
+        (
+            "/process/consoleSize",
+            json!({"height": 65536, "width": 80}),
+            "process.consoleSize.height",
+        ),
+    ];
+    for (ptr, v, field) in cases {
+        let b = Bundle::new("range").args(&["true"]).set(ptr, v);
+        let o = rt.run(&b);
+        assert_error_not_panic(&o, &[field]);
+    }
+}
