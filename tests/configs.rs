@@ -10,7 +10,8 @@
 //! directories) and `@SANDBOX_PID@` (a process holding ipc, uts and network
 //! namespaces of its own, standing in for a pod's sandbox), and
 //! `process.args`, which becomes `sleep 300`. A config whose
-//! `process.terminal` is true gets a console socket.
+//! `process.terminal` is true gets a console socket; with a user namespace,
+//! the root is chowned to the container's root, as engines do.
 //!
 //! A config that fails for a reason being fixed elsewhere is listed in
 //! tests/configs/KNOWN_FAILING (`name: reason`): with myrt, its test prints
@@ -47,10 +48,13 @@ corpus! {
     root_podman_run => "podman-run.json",
     root_podman_run_privileged => "podman-run-privileged.json",
     root_podman_run_readonly_user_volume => "podman-run-readonly-user-volume.json",
+    root_podman_run_uidmap => "podman-run-uidmap.json",
+    root_podman_run_in_pod => "podman-run-in-pod.json",
     root_containerd_ctr_run => "containerd-ctr-run.json",
     root_containerd_ctr_run_seccomp => "containerd-ctr-run-seccomp.json",
     root_containerd_ctr_run_privileged => "containerd-ctr-run-privileged.json",
     root_containerd_ctr_run_readonly_limits => "containerd-ctr-run-readonly-limits.json",
+    root_containerd_ctr_run_tty => "containerd-ctr-run-tty.json",
     root_cri_pod_container => "cri-pod-container.json",
     root_seccomp_recorded_no_close_range => "seccomp-recorded-no-close-range.json",
 }
@@ -155,6 +159,33 @@ fn make_bind_sources(v: &Value, bundle: &Path) {
     }
 }
 
+/// With a user namespace, the root belongs to the container's root, as an
+/// engine prepares it (podman chowns the image for `--uidmap`).
+fn chown_for_userns(v: &Value, rootfs: &Path) {
+    let host_of = |maps: &Value| {
+        maps.as_array()?
+            .iter()
+            .find(|m| m["containerID"] == 0)
+            .and_then(|m| m["hostID"].as_u64())
+            .map(|id| id as u32)
+    };
+    let (Some(uid), Some(gid)) = (
+        host_of(&v["linux"]["uidMappings"]),
+        host_of(&v["linux"]["gidMappings"]),
+    ) else {
+        return;
+    };
+    fn walk(p: &Path, uid: u32, gid: u32) {
+        std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
+        if fs::symlink_metadata(p).unwrap().is_dir() {
+            for e in fs::read_dir(p).unwrap().flatten() {
+                walk(&e.path(), uid, gid);
+            }
+        }
+    }
+    walk(rootfs, uid, gid);
+}
+
 fn run_config(file: &str) {
     if let Some(reason) = known_failing().get(file)
         && is_myrt()
@@ -179,6 +210,7 @@ fn run_config(file: &str) {
     );
     let mut cfg: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
     make_bind_sources(&cfg, &b.dir);
+    chown_for_userns(&cfg, b.rootfs());
     let readonly = cfg["root"]["readonly"].as_bool().unwrap_or(false);
     json_set(
         &mut cfg,
