@@ -865,6 +865,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         preserve_fds: o.preserve_fds,
         seccomp,
         personality: linux.personality().clone(),
+        memory_policy: linux.memory_policy().clone(),
         lock_fd: dir.lock_fd(),
         stub: crate::security::ExecStub::new(),
         state_json: state_json(&st, status_of(&dir, &st)),

@@ -714,12 +714,11 @@ fn init_child(
     if !a.no_new_keyring {
         security::new_session_keyring(a.id);
     }
+    let linux = a.spec.linux().as_ref();
     let ready = become_process(
         p,
-        a.spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.personality().as_ref()),
+        linux.and_then(|l| l.personality().as_ref()),
+        linux.and_then(|l| l.memory_policy().as_ref()),
         caps,
         a.seccomp.as_ref(),
         cwd,
@@ -909,6 +908,7 @@ struct Ready {
 fn become_process(
     p: &Process,
     personality: Option<&oci_spec::runtime::LinuxPersonality>,
+    memory_policy: Option<&oci_spec::runtime::LinuxMemoryPolicy>,
     caps: &Caps,
     seccomp: Option<&seccomp::Program>,
     cwd: OwnedFd,
@@ -917,6 +917,8 @@ fn become_process(
 ) -> std::result::Result<Ready, String> {
     security::set_personality(personality).map_err(s)?;
     security::set_io_priority(p).map_err(s)?;
+    security::set_scheduler(p).map_err(s)?;
+    security::set_memory_policy(memory_policy).map_err(s)?;
     security::set_rlimits(p).map_err(s)?;
     security::set_apparmor(p).map_err(s)?;
     let env = container_env(p);
@@ -1057,6 +1059,7 @@ pub struct ExecArgs<'a> {
     pub preserve_fds: u32,
     pub seccomp: Option<seccomp::Program>,
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
     pub lock_fd: Option<RawFd>,
     pub stub: Option<ExecStub>,
     /// The container's state JSON, for a seccomp agent (listenerPath).
@@ -1105,6 +1108,16 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     }
     drop(theirs);
     let r = (|| -> Result<Option<OwnedFd>> {
+        // execCPUAffinity.initial: before the move into the cgroup (which
+        // resets the affinity to the cgroup's cpuset).
+        if let Some(cpus) = a
+            .process
+            .exec_cpu_affinity()
+            .as_ref()
+            .and_then(|x| x.initial().as_ref())
+        {
+            security::set_affinity(pid, cpus, "process.execCPUAffinity.initial")?;
+        }
         if cg_fd.is_none() {
             a.cgroup.add_pid(pid)?;
         }
@@ -1179,6 +1192,14 @@ fn exec_child(
                 .map_err(|e| format!("join {} namespace: {e}", namespaces::proc_name(j.typ)))?;
         }
     }
+    // execCPUAffinity.final: now that the process is in the cgroup.
+    if let Some(cpus) = p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|x| x.cpu_affinity_final().as_ref())
+    {
+        security::set_affinity(0, cpus, "process.execCPUAffinity.final").map_err(s)?;
+    }
     if userns {
         become_userns_root()?;
     }
@@ -1207,6 +1228,7 @@ fn exec_child(
     let ready = become_process(
         p,
         a.personality.as_ref(),
+        a.memory_policy.as_ref(),
         caps,
         a.seccomp.as_ref(),
         cwd,

@@ -431,8 +431,8 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         if l.intel_rdt().is_some() {
             return no("linux.intelRdt");
         }
-        if l.memory_policy().is_some() {
-            return no("linux.memoryPolicy");
+        if let Some(m) = l.memory_policy() {
+            check_memory_policy(m)?;
         }
         if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return no("linux.netDevices");
@@ -452,16 +452,42 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
 /// The process fields myrt refuses (also for `exec --process`).
 pub fn refuse_unsupported_process(p: &Process) -> Result<()> {
     let no = |field: &str| Err(invalid(field, "not supported by myrt"));
-    if p.scheduler().is_some() {
-        return no("process.scheduler");
-    }
-    if p.exec_cpu_affinity().is_some() {
-        return no("process.execCPUAffinity");
+    if let Some(a) = p.exec_cpu_affinity() {
+        for (f, v) in [("initial", a.initial()), ("final", a.cpu_affinity_final())] {
+            if let Some(v) = v {
+                crate::security::parse_list(v, "CPU")
+                    .map_err(|e| invalid(format!("process.execCPUAffinity.{f}"), e))?;
+            }
+        }
     }
     if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
         return no("process.selinuxLabel");
     }
     Ok(())
+}
+
+/// `linux.memoryPolicy`: the nodes each mode needs or forbids
+/// (runtime-spec config-linux.md), and a well-formed node list.
+fn check_memory_policy(m: &oci_spec::runtime::LinuxMemoryPolicy) -> Result<()> {
+    use oci_spec::runtime::MemoryPolicyModeType as M;
+    let nodes = m.nodes().as_deref().unwrap_or("").trim();
+    crate::security::parse_list(nodes, "node")
+        .map_err(|e| invalid("linux.memoryPolicy.nodes", e))?;
+    match m.mode() {
+        M::MpolDefault | M::MpolLocal if !nodes.is_empty() => Err(invalid(
+            "linux.memoryPolicy.nodes",
+            format!("{} takes no nodes", m.mode()),
+        )),
+        M::MpolBind | M::MpolInterleave | M::MpolWeightedInterleave | M::MpolPreferredMany
+            if nodes.is_empty() =>
+        {
+            Err(invalid(
+                "linux.memoryPolicy.nodes",
+                format!("{} needs at least one node", m.mode()),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// SELinux labels are ignored on hosts without SELinux (as runc does).

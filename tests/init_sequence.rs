@@ -396,3 +396,150 @@ fn root_seccomp_notify_fd_goes_to_listener() {
         }
     }
 }
+
+/// Fields of /proc/PID/stat after the command name (field 3 is index 0).
+fn stat_fields(pid: i32) -> Vec<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    s[s.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// process.scheduler through sched_setattr: policy and nice as the kernel
+/// reports them (stat fields 41 and 19), for the init and for exec.
+#[test]
+fn root_process_scheduler() {
+    if skip_known_runc_deviation("runc 1.1.5 predates process.scheduler and ignores it") {
+        return;
+    }
+    let rt = Runtime::new();
+    // (The kernel keeps the nice value of a SCHED_IDLE task as it was.)
+    for (policy, nice, want_policy) in [("SCHED_BATCH", 7, "3"), ("SCHED_IDLE", 19, "5")] {
+        let b = Bundle::new("sched").args(&["sleep", "60"]).set(
+            "/process/scheduler",
+            json!({"policy": policy, "nice": nice}),
+        );
+        let c = rt.create_start(&b);
+        let f = stat_fields(c.pid());
+        assert_eq!(f[38], want_policy, "{policy}: policy field");
+        let o = c.exec(&[], &["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat"]);
+        if policy == "SCHED_BATCH" {
+            assert_eq!(f[16], nice.to_string(), "{policy}: nice field");
+            assert_eq!(o.stdout.trim(), format!("{nice} {want_policy}"), "{o}");
+        } else {
+            assert!(o.stdout.trim().ends_with(want_policy), "{o}");
+        }
+    }
+    let b = Bundle::new("sched")
+        .args(&["true"])
+        .set("/process/scheduler", json!({"policy": "SCHED_ISO"}));
+    let c = rt.guard(&b);
+    let o = c.create(&b, &[]);
+    assert_ne!(o.code, 0);
+    assert!(c.stderr().contains("process.scheduler"), "{}", c.stderr());
+}
+
+/// process.execCPUAffinity applies to exec processes: `final` is the
+/// affinity once in the cgroup; `initial` alone leaves the kernel's choice.
+#[test]
+fn root_exec_cpu_affinity() {
+    if skip_known_runc_deviation("runc 1.1.5 predates process.execCPUAffinity and ignores it") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new("affinity").args(&["sleep", "60"]);
+    let c = rt.create_start(&b);
+    let proc_json = |aff: Value| {
+        let mut p = b.config["process"].clone();
+        p["args"] = json!(["sh", "-c", "grep Cpus_allowed_list /proc/self/status"]);
+        p["execCPUAffinity"] = aff;
+        let path = b.path("process.json");
+        std::fs::write(&path, p.to_string()).unwrap();
+        path
+    };
+    let pj = proc_json(json!({"initial": "0", "final": "0"}));
+    let o = c.exec(&["--process", pj.to_str().unwrap()], &[]);
+    assert_eq!(o.stdout.split_whitespace().last(), Some("0"), "{o}");
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    if online.trim() != "0" {
+        let pj = proc_json(json!({"initial": "0"}));
+        let o = c.exec(&["--process", pj.to_str().unwrap()], &[]);
+        assert!(o.success(), "{o}");
+        let pj = proc_json(json!({"final": "1"}));
+        let o = c.exec(&["--process", pj.to_str().unwrap()], &[]);
+        assert_eq!(o.stdout.split_whitespace().last(), Some("1"), "{o}");
+    }
+    let pj = proc_json(json!({"final": "4096"}));
+    let o = c.exec(&["--process", pj.to_str().unwrap()], &[]);
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("process.execCPUAffinity.final"), "{o}");
+}
+
+/// linux.memoryPolicy through set_mempolicy: the policy shows in the
+/// init's /proc/PID/numa_maps; each mode's node rules are checked.
+#[test]
+fn root_memory_policy() {
+    if skip_known_runc_deviation("runc 1.1.5 predates linux.memoryPolicy and ignores it") {
+        return;
+    }
+    if !std::path::Path::new("/proc/self/numa_maps").exists() {
+        eprintln!("skipped: this kernel has no NUMA support");
+        return;
+    }
+    let rt = Runtime::new();
+    for (mpol, want) in [
+        (json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
+        (json!({"mode": "MPOL_PREFERRED", "nodes": "0"}), "prefer:0"),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+            "bind=static:0",
+        ),
+        (json!({"mode": "MPOL_LOCAL"}), "local"),
+    ] {
+        let b = Bundle::new("mpol")
+            .args(&["sleep", "60"])
+            .set("/linux/memoryPolicy", mpol.clone());
+        let c = rt.create_start(&b);
+        let maps = std::fs::read_to_string(format!("/proc/{}/numa_maps", c.pid())).unwrap();
+        let first = maps.lines().next().unwrap_or("");
+        assert_eq!(
+            first.split_whitespace().nth(1),
+            Some(want),
+            "{mpol}: {maps}"
+        );
+        let o = c.exec(&[], &["sh", "-c", "head -1 /proc/self/numa_maps"]);
+        assert_eq!(
+            o.stdout.split_whitespace().nth(1),
+            Some(want),
+            "exec {mpol}: {o}"
+        );
+    }
+    for (mpol, words) in [
+        (json!({"mode": "MPOL_BIND"}), "linux.memoryPolicy.nodes"),
+        (
+            json!({"mode": "MPOL_LOCAL", "nodes": "0"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "x"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "63"}),
+            "linux.memoryPolicy",
+        ),
+    ] {
+        let b = Bundle::new("mpol")
+            .args(&["true"])
+            .set("/linux/memoryPolicy", mpol.clone());
+        let c = rt.guard(&b);
+        let o = c.create(&b, &[]);
+        assert_ne!(o.code, 0, "{mpol}");
+        assert!(c.stderr().contains(words), "{mpol}: {}", c.stderr());
+    }
+}

@@ -453,3 +453,163 @@ impl ExecStub {
         std::io::Error::last_os_error()
     }
 }
+
+/// `process.scheduler` through sched_setattr(2) on the calling thread.
+pub fn set_scheduler(p: &Process) -> Result<()> {
+    use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
+    let Some(s) = p.scheduler() else {
+        return Ok(());
+    };
+    let policy: u32 = match s.policy() {
+        P::SchedOther => 0,
+        P::SchedFifo => 1,
+        P::SchedRr => 2,
+        P::SchedBatch => 3,
+        P::SchedIso => {
+            return Err(field(
+                "process.scheduler.policy",
+                "SCHED_ISO is not implemented by the Linux kernel",
+            ));
+        }
+        P::SchedIdle => 5,
+        P::SchedDeadline => 6,
+    };
+    let mut flags = 0u64;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            F::SchedResetOnFork => 0x01,
+            F::SchedFlagReclaim => 0x02,
+            F::SchedFlagDLOverrun => 0x04,
+            F::SchedFlagKeepPolicy => 0x08,
+            F::SchedFlagKeepParams => 0x10,
+            F::SchedFlagUtilClampMin => 0x20,
+            F::SchedFlagUtilClampMax => 0x40,
+        };
+    }
+    // struct sched_attr, SCHED_ATTR_SIZE_VER0 (no utilization clamps).
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    let priority = s.priority().unwrap_or(0);
+    if priority < 0 {
+        return Err(field("process.scheduler.priority", "must not be negative"));
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: priority as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+    };
+    if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } < 0 {
+        return Err(field(
+            "process.scheduler",
+            sys::last(format!("sched_setattr {:?}", s.policy())),
+        ));
+    }
+    Ok(())
+}
+
+/// Parse a CPU or node list such as `0-3,7` into a bit set (u64 words).
+pub fn parse_list(s: &str, what: &str) -> std::result::Result<Vec<u64>, String> {
+    const MAX: usize = 1 << 16;
+    let mut words = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let bad = || format!("{s:?} is not a {what} list such as 0-3,7");
+        let a: usize = a.parse().map_err(|_| bad())?;
+        let b: usize = b.parse().map_err(|_| bad())?;
+        if a > b || b >= MAX {
+            return Err(bad());
+        }
+        for i in a..=b {
+            if words.len() <= i / 64 {
+                words.resize(i / 64 + 1, 0);
+            }
+            words[i / 64] |= 1 << (i % 64);
+        }
+    }
+    Ok(words)
+}
+
+/// sched_setaffinity(2) of `pid` (0: the caller) to a CPU list.
+pub fn set_affinity(pid: libc::pid_t, list: &str, field_name: &str) -> Result<()> {
+    let words = parse_list(list, "CPU").map_err(|e| field(field_name, e))?;
+    if words.iter().all(|w| *w == 0) {
+        return Err(field(field_name, "names no CPU"));
+    }
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setaffinity,
+            pid,
+            words.len() * 8,
+            words.as_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(field(
+            field_name,
+            sys::last(format!("sched_setaffinity {list}")),
+        ));
+    }
+    Ok(())
+}
+
+/// `linux.memoryPolicy` through set_mempolicy(2) (inherited by children).
+pub fn set_memory_policy(m: Option<&oci_spec::runtime::LinuxMemoryPolicy>) -> Result<()> {
+    use oci_spec::runtime::{MemoryPolicyFlagType as F, MemoryPolicyModeType as M};
+    let Some(m) = m else {
+        return Ok(());
+    };
+    let mut mode: libc::c_int = match m.mode() {
+        M::MpolDefault => 0,
+        M::MpolPreferred => 1,
+        M::MpolBind => 2,
+        M::MpolInterleave => 3,
+        M::MpolLocal => 4,
+        M::MpolPreferredMany => 5,
+        M::MpolWeightedInterleave => 6,
+    };
+    for f in m.flags().iter().flatten() {
+        mode |= match f {
+            F::MpolFNumaBalancing => 1 << 13,
+            F::MpolFRelativeNodes => 1 << 14,
+            F::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    let nodes = parse_list(m.nodes().as_deref().unwrap_or(""), "node")
+        .map_err(|e| field("linux.memoryPolicy.nodes", e))?;
+    let (ptr, maxnode) = if nodes.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits.
+        (nodes.as_ptr(), nodes.len() * 64 + 1)
+    };
+    if unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) } < 0 {
+        let e = std::io::Error::last_os_error();
+        let msg = match e.raw_os_error() {
+            Some(libc::ENOSYS) => "this kernel has no NUMA support (CONFIG_NUMA)".to_string(),
+            _ => format!(
+                "set_mempolicy {:?} nodes {:?}: {e}",
+                m.mode(),
+                m.nodes().as_deref().unwrap_or("")
+            ),
+        };
+        return Err(field("linux.memoryPolicy", msg));
+    }
+    Ok(())
+}
