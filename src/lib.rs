@@ -8,6 +8,7 @@ pub mod cgroups;
 pub mod container;
 pub mod hooks;
 pub mod namespaces;
+pub mod netdevices;
 pub mod process;
 pub mod rootfs;
 pub mod security;

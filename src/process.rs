@@ -529,6 +529,8 @@ fn drive_init(
         "mounting the root filesystem",
         &mut fds,
     )?;
+    // linux.netDevices: the container's network namespace exists now.
+    crate::netdevices::move_into(a.spec, pid).map_err(|e| Error::Child(e.to_string()))?;
     parent.run_create_hooks(pid).map_err(Error::Child)?;
     ch.send(HOOKS_DONE, &parent.hook_state(pid))?;
     // createContainer hooks run in the child during the next stage.

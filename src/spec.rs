@@ -352,6 +352,30 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             format!("{p:?} is not a propagation mode"),
         ));
     }
+    if let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        if !has_namespace(spec, LinuxNamespaceType::Network) {
+            return Err(invalid(
+                "linux.netDevices",
+                "needs a network namespace (the interfaces would stay on the host)",
+            ));
+        }
+        for (k, d) in devs {
+            if !crate::netdevices::valid_name(k) {
+                return Err(invalid(
+                    format!("linux.netDevices.{k}"),
+                    "not a valid interface name",
+                ));
+            }
+            if let Some(n) = d.name()
+                && !crate::netdevices::valid_name(n)
+            {
+                return Err(invalid(
+                    format!("linux.netDevices.{k}.name"),
+                    format!("{n:?} is not a valid interface name"),
+                ));
+            }
+        }
+    }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {
             return Err(invalid(
@@ -433,9 +457,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         }
         if let Some(m) = l.memory_policy() {
             check_memory_policy(m)?;
-        }
-        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            return no("linux.netDevices");
         }
         if l.mount_label().as_ref().is_some_and(|m| !m.is_empty()) && selinux_enabled() {
             return no("linux.mountLabel");
