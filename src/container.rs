@@ -82,13 +82,19 @@ fn check_preserve_fds(n: u32) -> Result<()> {
     Ok(())
 }
 
-/// The live status of a container.
+/// The live status of a container, from its processes: `creating` while
+/// the `create` that wrote the record is at work; then `stopped` unless the
+/// init (pid + start time) lives; `created` while the init still holds the
+/// exec FIFO (a `start` killed after opening it leaves the FIFO behind, but
+/// the init has let go of it and runs).
 pub fn status_of(dir: &Dir, st: &State) -> Status {
-    if !st.alive() {
+    if st.creator_alive() {
+        Status::Creating
+    } else if !st.alive() {
         Status::Stopped
     } else if Cgroup::new(&st.cgroup_path).is_frozen().unwrap_or(false) {
         Status::Paused
-    } else if dir.fifo().exists() {
+    } else if dir.fifo().exists() && state::holds_file(st.pid, &dir.fifo()) != Some(false) {
         Status::Created
     } else {
         Status::Running
@@ -109,7 +115,12 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         .map_err(|e| msg(format!("--pid-file: {e}")))
 }
 
-fn overlay_of(spec: &Spec, dir: &Dir, rootfs: &Path) -> Result<Option<(Overlay, PathBuf, bool)>> {
+/// The overlay root `create` will make (nothing is made here).
+fn overlay_of(
+    spec: &Spec,
+    dir_path: &Path,
+    rootfs: &Path,
+) -> Result<Option<(Overlay, PathBuf, bool)>> {
     let v = spec
         .annotations()
         .as_ref()
@@ -117,7 +128,7 @@ fn overlay_of(spec: &Spec, dir: &Dir, rootfs: &Path) -> Result<Option<(Overlay, 
         .map(|s| s.trim().to_string());
     let (base, keep) = match v.as_deref() {
         None | Some("") | Some("false") => return Ok(None),
-        Some("true") => (dir.path.join("overlay"), false),
+        Some("true") => (dir_path.join("overlay"), false),
         Some(p) if Path::new(p).is_absolute() => (PathBuf::from(p), true),
         Some(p) => {
             return Err(msg(format!(
@@ -125,10 +136,21 @@ fn overlay_of(spec: &Spec, dir: &Dir, rootfs: &Path) -> Result<Option<(Overlay, 
             )));
         }
     };
-    let upper = base.join("upper");
-    let work = base.join("work");
-    let merged = dir.path.join("rootfs");
-    for d in [&upper, &work, &merged] {
+    Ok(Some((
+        Overlay {
+            lower: rootfs.to_path_buf(),
+            upper: base.join("upper"),
+            work: base.join("work"),
+            merged: dir_path.join("rootfs"),
+        },
+        base,
+        keep,
+    )))
+}
+
+/// Make the overlay's directories.
+fn make_overlay_dirs(o: &Overlay) -> Result<()> {
+    for d in [&o.upper, &o.work, &o.merged] {
         std::fs::create_dir_all(d).map_err(|e| {
             msg(format!(
                 "annotations.{OVERLAY_ANNOTATION}: mkdir {}: {e}",
@@ -136,21 +158,14 @@ fn overlay_of(spec: &Spec, dir: &Dir, rootfs: &Path) -> Result<Option<(Overlay, 
             ))
         })?;
     }
-    Ok(Some((
-        Overlay {
-            lower: rootfs.to_path_buf(),
-            upper,
-            work,
-            merged,
-        },
-        base,
-        keep,
-    )))
+    Ok(())
 }
 
-/// Runs prestart/createRuntime hooks for `process::spawn_init`.
+/// Records the init's pid and runs prestart/createRuntime hooks for
+/// `process::spawn_init`.
 struct HookRunner<'a> {
     spec: &'a Spec,
+    dir: &'a Dir,
     template: State,
     /// Set once the create hooks started: a failure from then on runs the
     /// poststop hooks (runtime-spec lifecycle: "continue at poststop").
@@ -159,6 +174,13 @@ struct HookRunner<'a> {
 
 impl process::Parent for HookRunner<'_> {
     fn run_create_hooks(&mut self, pid: i32) -> std::result::Result<(), String> {
+        // The init is born: record it before it can outlive us. Until the
+        // parent answers this stage the init dies with us (PDEATHSIG, EOF on
+        // the channel); from then on the record names it.
+        self.template.pid = pid;
+        self.template.start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
+        self.dir.save(&self.template).map_err(|e| e.to_string())?;
+        crate::fault::point("init recorded");
         let Some(h) = self.spec.hooks() else {
             return Ok(());
         };
@@ -227,33 +249,11 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         None => None,
     };
     let rootfs = spec::rootfs_path(&spec, &bundle);
-
-    let dir = Dir::create(&g.root, id)?;
+    let overlay = overlay_of(&spec, &g.root.join(id), &rootfs)?;
     let cgroup = Cgroup::new(&cg_path);
-    let hooks_started = std::cell::Cell::new(false);
-    let result = (|| -> Result<(State, Option<OwnedFd>)> {
-        sys::write_atomic(
-            &dir.config(),
-            &serde_json::to_vec(&spec).expect("spec serializes"),
-            0o600,
-        )?;
-        let fifo = sys::cstr(dir.fifo());
-        if unsafe { libc::mkfifo(fifo.as_ptr(), 0o622) } < 0 {
-            return Err(sys::last("mkfifo exec.fifo").into());
-        }
-        // mkfifo honours the umask; the container may run as any user.
-        unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
-        cgroup.create()?;
-        // Always: the device policy is default-deny even without resources.
-        cgroup.set_with_devices(
-            linux
-                .resources()
-                .as_ref()
-                .unwrap_or(&LinuxResources::default()),
-            linux.devices().as_deref().unwrap_or_default(),
-        )?;
-        let overlay = overlay_of(&spec, &dir, &rootfs)?;
-        let template = State {
+    // The write-ahead record: everything this create is about to make.
+    let mut template =
+        State {
             id: id.to_string(),
             pid: 0,
             start_time: 0,
@@ -276,10 +276,46 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             own_pid_ns: linux.namespaces().iter().flatten().any(|n| {
                 n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
             }),
-            cgroup_created: Some(cgroup.created()),
+            cgroup_created: Some(cgroup.missing_dirs()),
+            creator_pid: 0,
+            creator_start: 0,
         };
+    template.set_creator();
+    crate::fault::point("validated");
+    let dir = Dir::create(&g.root, id, &template)?;
+    let hooks_started = std::cell::Cell::new(false);
+    let result = (|| -> Result<(State, Option<OwnedFd>)> {
+        sys::write_atomic(
+            &dir.config(),
+            &serde_json::to_vec(&spec).expect("spec serializes"),
+            0o600,
+        )?;
+        crate::fault::point("config saved");
+        let fifo = sys::cstr(dir.fifo());
+        if unsafe { libc::mkfifo(fifo.as_ptr(), 0o622) } < 0 {
+            return Err(sys::last("mkfifo exec.fifo").into());
+        }
+        // mkfifo honours the umask; the container may run as any user.
+        unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
+        crate::fault::point("fifo made");
+        cgroup.create()?;
+        crate::fault::point("cgroup made");
+        // Always: the device policy is default-deny even without resources.
+        cgroup.set_with_devices(
+            linux
+                .resources()
+                .as_ref()
+                .unwrap_or(&LinuxResources::default()),
+            linux.devices().as_deref().unwrap_or_default(),
+        )?;
+        crate::fault::point("cgroup set");
+        if let Some(o) = &overlay {
+            make_overlay_dirs(&o.0)?;
+            crate::fault::point("overlay dirs made");
+        }
         let mut runner = HookRunner {
             spec: &spec,
+            dir: &dir,
             template: template.clone(),
             started: &hooks_started,
         };
@@ -303,12 +339,16 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             },
             &mut runner,
         )?;
-        let mut st = template;
-        st.pid = init.pid;
-        st.start_time = init.start_time;
-        dir.save(&st)?;
+        crate::fault::point("init ready");
+        let mut st = runner.template;
+        if st.pid != init.pid || st.start_time != init.start_time {
+            st.pid = init.pid;
+            st.start_time = init.start_time;
+            dir.save(&st)?;
+        }
         if let Some(p) = &o.pid_file {
             write_pid_file(p, init.pid)?;
+            crate::fault::point("pid file written");
         }
         Ok((st, init.master))
     })();
@@ -323,6 +363,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                 let _ = cgroup.kill_all(libc::SIGKILL);
             }
             let _ = cgroup.destroy();
+            Cgroup::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
             if hooks_started.get()
                 && let Some(h) = spec.hooks()
             {
@@ -335,6 +376,13 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                     hooks::hooks_of(h, Kind::Poststop),
                     st.to_string().as_bytes(),
                 );
+            }
+            if let Some(d) = template
+                .overlay_dir
+                .as_ref()
+                .filter(|_| !template.overlay_keep)
+            {
+                let _ = std::fs::remove_dir_all(d);
             }
             let _ = dir.remove();
             Err(e)
@@ -355,7 +403,9 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
             )));
         }
     }
+    crate::fault::point("start checked");
     let fifo = sys::open(&dir.fifo(), libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    crate::fault::point("fifo opened");
     // The init blocks opening the FIFO for writing; it writes one byte once
     // we are here. Wait for it, watching that it is still alive.
     let spec = load_config(dir)?;
@@ -407,6 +457,7 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
             return Err(msg("timed out waiting for the container process to start"));
         }
     }
+    crate::fault::point("fifo read");
     match got.first() {
         Some(b'0') if got.get(1) == Some(&b'2') => {
             let _ = std::fs::remove_file(dir.fifo());
@@ -425,12 +476,14 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(dir.fifo());
+    crate::fault::point("fifo removed");
     if let Some(h) = spec.hooks() {
         hooks::run_warn(
             Kind::Poststart,
             hooks::hooks_of(h, Kind::Poststart),
             &state_json(st, Status::Running),
         );
+        crate::fault::point("poststart hooks run");
     }
     Ok(())
 }
@@ -463,10 +516,12 @@ fn load_config(dir: &Dir) -> Result<Spec> {
     serde_json::from_slice(&data).map_err(|e| msg(format!("saved config: {e}")))
 }
 
-/// `state`: the runtime-spec state JSON, pretty-printed like runc.
+/// `state`: the runtime-spec state JSON, pretty-printed like runc. Takes no
+/// lock: the state file is always whole, and the status comes from the
+/// processes.
 pub fn state(g: &Global, id: &str) -> Result<String> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, false)?;
+    let dir = Dir::peek(&g.root, id)?;
     let st = dir.load()?;
     let status = status_of(&dir, &st);
     Ok(serde_json::to_string_pretty(&st.oci(status)).expect("state serializes"))
@@ -590,8 +645,10 @@ fn cgroup_of(st: &State) -> Cgroup {
     }
 }
 
-/// Remove everything `create` made: processes left in the cgroup, the
-/// cgroup, the overlay write layer, the state dir; then poststop hooks.
+/// Remove everything the record names: processes left in the cgroup, the
+/// cgroup (and the parents `create` made), the overlay write layer, the
+/// state dir (last: until then a retry finds the record); then poststop
+/// hooks. An error means something is really left, and the record stays.
 fn destroy(dir: &Dir, st: &State) -> Result<()> {
     let cg = cgroup_of(st);
     let busy = || cg.pids().map(|p| !p.is_empty()).unwrap_or(false);
@@ -620,10 +677,24 @@ fn destroy(dir: &Dir, st: &State) -> Result<()> {
             cg.destroy()?;
         }
     }
+    crate::fault::point("cgroup removed");
+    let left = Cgroup::remove_dirs(st.cgroup_created.as_deref().unwrap_or_default());
+    let leaf_left: Vec<_> = left
+        .iter()
+        .filter(|d| d.ends_with(st.cgroup_path.trim_start_matches('/')))
+        .collect();
+    if !leaf_left.is_empty() {
+        return Err(msg(format!(
+            "cgroup {} is still in use ({}); the container's record is kept",
+            st.cgroup_path,
+            leaf_left[0].display()
+        )));
+    }
     let spec = load_config(dir).ok();
     if let Some(dir) = st.overlay_dir.as_ref().filter(|_| !st.overlay_keep) {
         let _ = std::fs::remove_dir_all(dir);
     }
+    crate::fault::point("overlay removed");
     dir.remove()?;
     if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
         hooks::run_warn(
@@ -639,9 +710,18 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     check_id(id)?;
     let dir = match Dir::open(&g.root, id, true) {
         Ok(d) => d,
-        Err(state::Error::NotFound(_)) if force => return Ok(()),
+        Err(state::Error::NotFound(_)) if force => {
+            // What a create or delete killed half-way left under a
+            // temporary name.
+            let left = state::sweep(&g.root, id);
+            if let Some(l) = left.first() {
+                return Err(msg(format!("cannot remove {}", l.display())));
+            }
+            return Ok(());
+        }
         Err(e) => return Err(e.into()),
     };
+    crate::fault::point("locked");
     let st = match dir.load() {
         Ok(st) => st,
         Err(state::Error::NotFound(_)) if force => {
@@ -658,6 +738,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
                 let _ = Cgroup::new(&st.cgroup_path).freeze(false);
             }
             let _ = signal_init(&st, libc::SIGKILL);
+            crate::fault::point("init killed");
             if !wait_dead(&st, Duration::from_secs(10)) {
                 return Err(msg("container did not die after SIGKILL"));
             }
@@ -688,7 +769,11 @@ pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
         Some(process::block_signals()?)
     };
     let relay = !o.detach && o.create.console_socket.is_none();
-    let c = create_inner(g, id, &o.create, relay)?;
+    let mut c = create_inner(g, id, &o.create, relay)?;
+    // Set-up is over (on disk, `creating` lasts while this process lives,
+    // until the foreground case below records otherwise).
+    c.state.creator_pid = 0;
+    c.state.creator_start = 0;
     if let Err(e) = start_inner(&c.dir, &c.state) {
         let _ = signal_init(&c.state, libc::SIGKILL);
         wait_dead(&c.state, Duration::from_secs(5));
@@ -699,10 +784,14 @@ pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
         return Ok(0);
     };
     let pid = c.state.pid;
+    // Set-up is over: the status comes from the init from now on.
+    c.dir.save(&c.state)?;
+    crate::fault::point("run: created");
     let Created { dir, state, master } = c;
     // Release the lock while the container runs, so other commands work.
     drop(dir);
     let code = process::supervise(pid, &sigfd, master);
+    crate::fault::point("run: exited");
     if !o.keep {
         let dir = Dir::open(&g.root, id, true)?;
         destroy(&dir, &state)?;
@@ -829,6 +918,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         Status::Running | Status::Created => {}
         s => return Err(msg(format!("cannot exec in a {s} container"))),
     }
+    crate::fault::point("exec checked");
     let spec = load_config(&dir)?;
     let p = exec_process(&spec, o)?;
     if p.terminal() == Some(true) && o.detach && o.console_socket.is_none() {
@@ -870,6 +960,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         stub: crate::security::ExecStub::new(),
         state_json: state_json(&st, status_of(&dir, &st)),
     })?;
+    crate::fault::point("exec spawned");
     if let Some(pf) = &o.pid_file {
         write_pid_file(pf, pid)?;
     }
@@ -884,7 +975,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
 fn list_entries(g: &Global) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for id in state::list(&g.root) {
-        let Ok(dir) = Dir::open(&g.root, &id, false) else {
+        let Ok(dir) = Dir::peek(&g.root, &id) else {
             continue;
         };
         let Ok(st) = dir.load() else { continue };
@@ -943,7 +1034,7 @@ pub fn list(g: &Global, format: &str, quiet: bool) -> Result<String> {
 /// `ps`: the container's processes (pids as JSON, or `ps` output).
 pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<String> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, false)?;
+    let dir = Dir::peek(&g.root, id)?;
     let st = dir.load()?;
     let pids = Cgroup::new(&st.cgroup_path).pids()?;
     match format {
@@ -1051,7 +1142,7 @@ fn merge_json(a: &mut serde_json::Value, b: &serde_json::Value) {
 /// `events --stats`: one stats object in runc's event shape.
 pub fn stats(g: &Global, id: &str) -> Result<String> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, false)?;
+    let dir = Dir::peek(&g.root, id)?;
     let st = dir.load()?;
     if status_of(&dir, &st) == Status::Stopped {
         return Err(msg("container not running"));

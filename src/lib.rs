@@ -6,6 +6,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod fault;
 pub mod hooks;
 pub mod namespaces;
 pub mod netdevices;

@@ -392,6 +392,15 @@ fn main() {
         root: cli.root.clone(),
         systemd_cgroup: cli.systemd_cgroup,
     };
+    myrt::fault::command(match &cmd {
+        Cmd::Create { .. } => "create",
+        Cmd::Start { .. } => "start",
+        Cmd::Run { .. } => "run",
+        Cmd::Exec { .. } => "exec",
+        Cmd::Delete { .. } => "delete",
+        Cmd::Kill { .. } => "kill",
+        _ => "",
+    });
     // (operation, id, result as exit code)
     let (op, id, result): (&str, String, Result<i32, String>) = match cmd {
         Cmd::Create { opts, id } => (

@@ -389,6 +389,15 @@ pub fn write_file(path: &str, data: &[u8]) -> Result<()> {
 /// Atomically replace `path` with `data` (temp file in the same directory,
 /// fsync-free rename: state survives a crash of myrt, not of the machine).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_atomic_impl(path, data, mode, false)
+}
+
+/// [`write_atomic`], with the data synced (fdatasync) before the rename.
+pub fn write_atomic_sync(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_atomic_impl(path, data, mode, true)
+}
+
+fn write_atomic_impl(path: &Path, data: &[u8], mode: u32, sync: bool) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     // The temp file is always a new file of ours: O_EXCL|O_NOFOLLOW, so a
@@ -418,11 +427,41 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(io_err(format!("write {}", tmp.display()), e));
     }
+    if sync && let Err(e) = f.sync_data() {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(format!("fdatasync {}", tmp.display()), e));
+    }
     drop(f);
+    crate::fault::point("temp file written");
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io_err(format!("rename {}", path.display()), e)
     })
+}
+
+/// rename(2) that fails with EEXIST instead of replacing `to`.
+pub fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
+    let f = cstr(from);
+    let t = cstr(to);
+    // SAFETY: both are valid NUL-terminated paths.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r < 0 {
+        return Err(last(format!(
+            "rename {} to {}",
+            from.display(),
+            to.display()
+        )));
+    }
+    Ok(())
 }
 
 /// RFC 3339 UTC timestamp with nanoseconds, as runc prints `created`.

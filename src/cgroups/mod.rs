@@ -649,6 +649,38 @@ impl Cgroup {
         res
     }
 
+    /// The directories [`create`](Self::create) would make now: the missing
+    /// ones along the path in every hierarchy, top down. `create` records
+    /// them before making them, so a `delete` after a crash removes those
+    /// and never a directory that was there before.
+    pub fn missing_dirs(&self) -> Vec<PathBuf> {
+        let leaves = match detect() {
+            Mode::V1 => v1::roots_and_leaves(self),
+            Mode::V2 => v2::roots_and_leaves(self),
+        };
+        let mut out = Vec::new();
+        for (root, leaf) in leaves {
+            let rel = leaf.strip_prefix(&root).unwrap_or(&leaf).to_path_buf();
+            let mut cur = root.clone();
+            for c in rel.components() {
+                cur.push(c);
+                if !cur.is_dir() {
+                    out.push(cur.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// rmdir `dirs` (as recorded by [`missing_dirs`](Self::missing_dirs)),
+    /// deepest first, where empty; returns the ones still there.
+    pub fn remove_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+        for d in dirs.iter().rev() {
+            try_rmdir(d);
+        }
+        dirs.iter().filter(|d| d.is_dir()).cloned().collect()
+    }
+
     pub fn exists(&self) -> bool {
         match detect() {
             Mode::V1 => v1::exists(self),

@@ -45,6 +45,20 @@ fn all_dirs(cg: &Cgroup) -> Vec<(PathBuf, Option<&'static Hierarchy>)> {
     v
 }
 
+/// (hierarchy root, leaf directory) for every hierarchy (the unified one too).
+pub(super) fn roots_and_leaves(cg: &Cgroup) -> Vec<(PathBuf, PathBuf)> {
+    all_dirs(cg)
+        .into_iter()
+        .map(|(leaf, h)| {
+            let root = match h {
+                Some(h) => h.mountpoint.clone(),
+                None => unified_mount().map(Path::to_path_buf).unwrap_or_default(),
+            };
+            (root, leaf)
+        })
+        .collect()
+}
+
 /// The directory of this cgroup in the hierarchy of `controller`, if mounted.
 fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
     mounts()

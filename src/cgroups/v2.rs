@@ -37,6 +37,11 @@ pub(super) fn leaf(cg: &Cgroup) -> PathBuf {
     join(root(), cg.path())
 }
 
+/// (hierarchy root, leaf directory) for every hierarchy: just one.
+pub(super) fn roots_and_leaves(cg: &Cgroup) -> Vec<(PathBuf, PathBuf)> {
+    vec![(root().to_path_buf(), leaf(cg))]
+}
+
 /// Open a cgroup directory (`O_RDONLY|O_DIRECTORY|O_CLOEXEC`).
 pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd> {
     open(

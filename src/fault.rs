@@ -1,0 +1,61 @@
+//! Crash points for fault-injection tests (debug builds only).
+//!
+//! `MYRT_FAULT=<command>:<n>` makes myrt SIGKILL itself at the `n`-th crash
+//! point it passes while running `<command>` (create, start, exec, run,
+//! delete, kill). `MYRT_FAULT_TRACE=1` prints each point's name on stderr.
+//! Release builds compile every point to nothing: the variable is ignored.
+//!
+//! The points sit between the steps that change something outside the
+//! process (a file, a cgroup, a process), so the tests in `tests/crash.rs`
+//! can kill myrt between every two of them and check that `state` tells the
+//! truth and `delete -f` leaves nothing behind.
+
+#[cfg(debug_assertions)]
+mod imp {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static ARMED: OnceLock<Option<(String, u32, bool)>> = OnceLock::new();
+    static COMMAND: OnceLock<String> = OnceLock::new();
+    static PASSED: AtomicU32 = AtomicU32::new(0);
+
+    pub fn command(cmd: &str) {
+        let _ = COMMAND.set(cmd.to_string());
+    }
+
+    pub fn point(name: &str) {
+        let armed = ARMED.get_or_init(|| {
+            let v = std::env::var("MYRT_FAULT").ok()?;
+            let (cmd, n) = v.split_once(':')?;
+            let trace = std::env::var_os("MYRT_FAULT_TRACE").is_some();
+            Some((cmd.to_string(), n.trim().parse().ok()?, trace))
+        });
+        let Some((cmd, n, trace)) = armed else {
+            return;
+        };
+        if COMMAND.get().map(String::as_str) != Some(cmd.as_str()) {
+            return;
+        }
+        let k = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
+        if *trace {
+            eprintln!("myrt: fault point {cmd}:{k} {name}");
+        }
+        if k == *n {
+            // SAFETY: raising a signal has no memory-safety preconditions.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+mod imp {
+    #[inline(always)]
+    pub fn command(_: &str) {}
+    #[inline(always)]
+    pub fn point(_: &str) {}
+}
+
+/// Name the command being run (the `<command>` of `MYRT_FAULT`).
+pub use imp::command;
+/// A crash point: the place between two steps that change the system.
+pub use imp::point;
