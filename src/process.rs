@@ -784,7 +784,7 @@ fn init_child(
 /// An error after `create` returned: to our stderr (as runc's init does),
 /// then exit 127 (the shell's "cannot execute").
 fn fail_after_start(msg: &str) -> ! {
-    let line = format!("myrt: container init: {msg}\n");
+    let line = format!("myrt: container init: error: {msg}\n");
     unsafe {
         libc::write(2, line.as_ptr() as *const libc::c_void, line.len());
         libc::_exit(127)

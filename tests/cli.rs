@@ -285,3 +285,28 @@ fn root_created_init_holds_no_leaked_fds() {
     assert_eq!(nums, [0, 1, 2, 3], "fds of the program: {held:?}");
     assert!(held[3].1.ends_with("/preserved"), "{held:?}");
 }
+
+#[test]
+fn root_container_init_error_line_says_error() {
+    // An execve that fails after `create` returned (E2BIG) is printed by
+    // the container's init on its stderr, and says it is an error too.
+    if !is_myrt() {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new("initerr").args(&["echo", &"x".repeat(1 << 20)]);
+    let c = rt.create(&b, &[]);
+    let o = c.start();
+    o.fails();
+    assert!(
+        o.stderr
+            .starts_with(&format!("myrt: start {}: error: ", c.id)),
+        "{o}"
+    );
+    wait_until("the init's error line", CMD_TIMEOUT, || {
+        c.stderr()
+            .lines()
+            .any(|l| l.starts_with("myrt: container init: error: "))
+            .then_some(())
+    });
+}
