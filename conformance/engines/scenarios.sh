@@ -15,11 +15,12 @@
 podman_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-detach ps
 	pause stats kill stop restart rm read-only tmpfs volume user cap-drop
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
-	memory cpu pids update"
+	memory cpu pids update cwd-hostname rlimit sysctl devices logs host-ns init-process cgroupns
+	oom-score-adj masked-paths cap-add shm-size rootfs-dir net-share pod"
 containerd_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-detach ps
 	pause metrics kill restart rm read-only tmpfs volume user cap-drop
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
-	memory cpu pids update no-pivot"
+	memory cpu pids update no-pivot cwd devices host-ns kill-all rootfs-dir"
 
 scenario_names() { # ENGINE
 	local v=${1}_scenarios
@@ -360,6 +361,9 @@ containerd_userns() {
 	expect_eq "$rc" 0 "exit status"
 	expect_eq "$(echo $out)" "0 200000 65536 0 200000 65536 0" "uid_map, gid_map, uid"
 	grep -q create "$WORK/pathbin/calls" || fail "runc from containerd's PATH was not called"
+	cstart "$N-2" --uidmap 0:200000:65536 --gidmap 0:200000:65536 -- sleep 300
+	out=$(C task exec --exec-id e1 --fifo-dir "$CD/fifo" "$N-2" cat /proc/self/uid_map | awk '{print $1, $2, $3}')
+	expect_eq "$out" "0 200000 65536" "uid_map of exec"
 }
 containerd_pid-share() {
 	cstart "$N" -- sleep 300
@@ -395,6 +399,40 @@ containerd_no-pivot() {
 /bin/busybox" "output"
 	grep -q create "$WORK/pathbin/calls" || fail "runc from containerd's PATH was not called"
 	grep -q -- --no-pivot "$WORK/pathbin/calls" || fail "the runtime was not called with --no-pivot"
+}
+containerd_cwd() {
+	out=$(crun "$N" --cwd /tmp -- pwd); rc=$?
+	expect_eq "$rc $out" "0 /tmp" "exit status and cwd"
+}
+containerd_devices() {
+	# default devices work; a node made in the container is refused by the
+	# device cgroup; --device adds one
+	out=$(crun "$N" --device /dev/loop-control -- sh -c 'echo x >/dev/null && head -c 1 /dev/urandom >/dev/null && echo defaults-ok
+		mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda >/dev/null 2>&1; echo rc=$?; test -c /dev/loop-control && echo added-ok'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "defaults-ok rc=1 added-ok" "default devices, a denied block device, an added device"
+}
+containerd_host-ns() {
+	out=$(crun "$N" --net-host -- readlink /proc/self/ns/net); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$out" "$(readlink /proc/$$/ns/net)" "network namespace with --net-host"
+}
+containerd_kill-all() {
+	cstart "$N" -- sleep 300
+	pid=$(ctask_pid "$N")
+	cg=$(cg_of "$pid" pids)
+	C task exec -d --exec-id e1 --fifo-dir "$CD/fifo" "$N" sleep 301 || fail "exec -d failed"
+	wait_for test "$(wc -l <"$cg/cgroup.procs")" -ge 2 || fail "exec process not in the cgroup"
+	C task kill -a -s SIGKILL "$N" || fail "kill --all failed"
+	wait_for ctask_is "$N" STOPPED || fail "not STOPPED after kill --all"
+	wait_for test ! -s "$cg/cgroup.procs" || fail "processes left in the cgroup: $(cat "$cg/cgroup.procs")"
+}
+containerd_rootfs-dir() {
+	cp -a "$WORK/rootfs" "$WORK/rootfs-$N"
+	# shellcheck disable=SC2046
+	out=$(C run --rm $(copts "$N") --rootfs --env PATH=/bin "$WORK/rootfs-$N" "$N" sh -c 'echo from-dir; touch /new'); rc=$?
+	expect_eq "$rc $out" "0 from-dir" "exit status and output"
+	[ -e "$WORK/rootfs-$N/new" ] || fail "write to / did not reach the directory"
 }
 
 # ================================================================ podman ===
@@ -474,6 +512,9 @@ podman_ids() { # IDs of every container of this scenario, from the event log
 scenario_cleanup_podman() {
 	local rc=$? c id left=''
 	trap - EXIT
+	for c in $(P pod ps --format '{{.Name}}' 2>/dev/null | grep "^$N"); do
+		P pod rm -f -t 0 "$c" >/dev/null 2>&1
+	done
 	for c in $(P ps -a --format '{{.Names}}' 2>/dev/null | grep "^$N"); do
 		P rm -f -t 0 "$c" >/dev/null 2>&1
 	done
@@ -678,6 +719,8 @@ podman_userns() {
 	out=$(prun "$N" --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /f && echo w'); rc=$?
 	expect_eq "$rc" 0 "exit status"
 	expect_eq "$(echo $out)" "0 200000 65536 0 200000 65536 0 w" "uid_map, gid_map, uid, write to /"
+	pstart "$N-2" --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" sleep 300
+	expect_eq "$(P exec "$N-2" cat /proc/self/uid_map | awk '{print $1, $2, $3}')" "0 200000 65536" "uid_map of exec"
 }
 podman_pid-share() {
 	pstart "$N" "$IMG" sleep 300
@@ -698,10 +741,11 @@ podman_memory() {
 	expect_eq "$(cat "$(cg_of "$pid" memory)/memory.limit_in_bytes")" 67108864 "memory.limit_in_bytes"
 }
 podman_cpu() {
-	pstart "$N" --cpus 0.5 --cpu-shares 512 "$IMG" sleep 300
+	pstart "$N" --cpus 0.5 --cpu-shares 512 --cpuset-cpus 0 "$IMG" sleep 300
 	pid=$(ppid "$N")
 	d=$(cg_of "$pid" cpu)
 	expect_eq "$(cat "$d/cpu.cfs_quota_us") $(cat "$d/cpu.cfs_period_us") $(cat "$d/cpu.shares")" "50000 100000 512" "cfs quota, period, shares"
+	expect_eq "$(cat "$(cg_of "$pid" cpuset)/cpuset.cpus")" 0 "cpuset.cpus"
 }
 podman_pids() {
 	pstart "$N" --pids-limit 20 "$IMG" sleep 300
@@ -716,4 +760,99 @@ podman_update() {
 	P update --memory 128m --cpus 1 "$N" >/dev/null || fail "podman update failed"
 	expect_eq "$(cat "$(cg_of "$pid" memory)/memory.limit_in_bytes")" 134217728 "memory.limit_in_bytes after update"
 	expect_eq "$(cat "$(cg_of "$pid" cpu)/cpu.cfs_quota_us")" 100000 "cfs quota after update"
+}
+podman_cwd-hostname() {
+	out=$(prun "$N" --workdir /tmp --hostname h1 "$IMG" sh -c 'pwd; hostname'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "/tmp h1" "cwd and hostname"
+}
+podman_rlimit() {
+	out=$(prun "$N" --ulimit nofile=1000:2000 --ulimit nproc=500:1000 "$IMG" sh -c 'ulimit -n; ulimit -Hn; ulimit -u'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "1000 2000 500" "RLIMIT_NOFILE soft and hard, RLIMIT_NPROC soft"
+	# (with --ulimit, podman drops default_ulimits and raises nproc unless given)
+}
+podman_sysctl() {
+	out=$(prun "$N" --sysctl kernel.msgmax=12345 "$IMG" cat /proc/sys/kernel/msgmax); rc=$?
+	expect_eq "$rc $out" "0 12345" "exit status and kernel.msgmax"
+}
+podman_devices() {
+	out=$(prun "$N" --device /dev/zero:/dev/myzero "$IMG" sh -c 'echo x >/dev/null && head -c 1 /dev/urandom >/dev/null && echo defaults-ok
+		head -c 2 /dev/myzero | od -An -tx1
+		mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda >/dev/null 2>&1; echo rc=$?'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "defaults-ok 00 00 rc=1" "default devices, an added device, a denied block device"
+}
+podman_logs() {
+	P run -d --name "$N" "${PO[@]}" "$IMG" sh -c 'echo out; echo err >&2; exit 2' >/dev/null || fail "run -d failed"
+	expect_eq "$(P wait "$N")" 2 "exit code"
+	out=$(P logs "$N" 2>&1); rc=$?
+	expect_eq "$rc" 0 "podman logs"
+	expect_eq "$(echo $out)" "out err" "logs of the detached container"
+}
+podman_host-ns() {
+	out=$(P run --rm --name "$N" --network host --pid host --ipc host --uts host --cgroup-parent "$CGP/podman" --pull never "$IMG" \
+		sh -c 'for n in net pid ipc uts; do readlink /proc/self/ns/$n; done'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "$(for n in net pid ipc uts; do readlink /proc/$$/ns/$n; done | tr '\n' ' ' | sed 's/ $//')" "host namespaces"
+}
+podman_init-process() {
+	out=$(prun "$N" --init "$IMG" sh -c 'cat /proc/1/comm; echo $$'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_match "$(echo $out)" "podman-init [0-9]*" "pid 1 is podman's init (catatonit)"
+	[ "${out##*$'\n'}" != 1 ] || fail "the command is pid 1"
+}
+podman_cgroupns() {
+	out=$(prun "$N" --cgroupns private "$IMG" sh -c 'grep -c ":/$" /proc/self/cgroup; wc -l </proc/self/cgroup'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	set -- $out
+	expect_eq "$1" "$2" "cgroup paths at the namespace root (lines ending in :/ of all)"
+	out=$(prun "$N-2" --cgroupns host "$IMG" grep memory /proc/self/cgroup)
+	expect_match "$out" "*:memory:$CGP/podman/libpod-*" "memory cgroup seen with --cgroupns host"
+}
+podman_oom-score-adj() {
+	out=$(prun "$N" --oom-score-adj 123 "$IMG" cat /proc/self/oom_score_adj); rc=$?
+	expect_eq "$rc $out" "0 123" "exit status and oom_score_adj"
+}
+podman_masked-paths() {
+	out=$(prun "$N" "$IMG" sh -c 'awk '\''$5 == "/proc/keys" || $5 == "/sys/firmware" { print $5 }'\'' /proc/self/mountinfo; head -c 1 /proc/keys | wc -c; echo 1 >/proc/sys/kernel/domainname 2>/dev/null; echo rc=$?; ls /sys/firmware | wc -l'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "/proc/keys /sys/firmware 0 rc=1 0" "masked /proc/keys and /sys/firmware, read-only /proc/sys"
+}
+podman_cap-add() {
+	out=$(prun "$N" --cap-add SYS_ADMIN "$IMG" sh -c 'mkdir /m && mount -t tmpfs none /m && echo mounted'); rc=$?
+	expect_eq "$rc $out" "0 mounted" "mount with CAP_SYS_ADMIN"
+	out=$(prun "$N-2" "$IMG" sh -c 'mkdir /m && mount -t tmpfs none /m 2>/dev/null || echo denied')
+	expect_eq "$out" denied "mount without CAP_SYS_ADMIN"
+}
+podman_shm-size() {
+	out=$(prun "$N" --shm-size 2m "$IMG" sh -c 'df -k /dev/shm | awk "NR == 2 { print \$2 }"; grep " /dev/shm " /proc/mounts | cut -d" " -f3'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "2048 tmpfs" "/dev/shm size"
+}
+podman_rootfs-dir() {
+	cp -a "$WORK/rootfs" "$WORK/rootfs-$N"
+	out=$(prun "$N" --rootfs "$WORK/rootfs-$N" sh -c 'echo from-dir; touch /new'); rc=$?
+	expect_eq "$rc $out" "0 from-dir" "exit status and output"
+	[ -e "$WORK/rootfs-$N/new" ] || fail "write to / did not reach the directory"
+}
+podman_net-share() {
+	pstart "$N" "$IMG" sleep 300
+	pid=$(ppid "$N")
+	out=$(P run --rm --name "$N-2" --network "container:$N" --cgroup-parent "$CGP/podman" --pull never "$IMG" readlink /proc/self/ns/net); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$out" "$(readlink "/proc/$pid/ns/net")" "network namespace"
+}
+podman_pod() {
+	# a pod: an infra container (podman's locally built pause image) whose
+	# namespaces the others join by path, as Kubernetes pods do
+	P pod create --name "$N-pod" --network none --cgroup-parent "$CGP/podman" >/dev/null || fail "pod create failed"
+	P run -d --name "$N-a" --pod "$N-pod" --pull never "$IMG" sleep 300 >/dev/null || fail "run -d in the pod failed"
+	wait_for pis "$N-a" running || fail "$N-a not running"
+	pid=$(ppid "$N-a")
+	out=$(P run --rm --name "$N-b" --pod "$N-pod" --pull never "$IMG" sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "$(for n in net ipc uts; do readlink "/proc/$pid/ns/$n"; done | tr '\n' ' ')$(P exec "$N-a" hostname)" "namespaces shared in the pod"
+	P pod stop -t 1 "$N-pod" >/dev/null || fail "pod stop failed"
+	P pod rm -f "$N-pod" >/dev/null || fail "pod rm failed"
 }
