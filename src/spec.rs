@@ -38,7 +38,20 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         source,
     })?;
     let de = &mut serde_json::Deserializer::from_slice(&data);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let r = serde_path_to_error::deserialize(de);
+    // An unknown capability name is ignored with a warning, as runc does
+    // ("ignoring unknown or unavailable capabilities"); only on this error,
+    // so the common path parses once.
+    let r = match r {
+        Err(e) if e.path().to_string().contains("capabilities.") => {
+            match without_unknown_caps(&data) {
+                Some(v) => serde_path_to_error::deserialize(v),
+                None => Err(e),
+            }
+        }
+        r => r,
+    };
+    r.map_err(|e| {
         let field = e.path().to_string();
         Error::Parse {
             file: path.display().to_string(),
@@ -50,6 +63,40 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
             msg: e.into_inner().to_string(),
         }
     })
+}
+
+/// The document with unknown names dropped from the capability sets (of
+/// `process.capabilities`, or `capabilities` of a process.json), after a
+/// warning naming them; None if there were none.
+fn without_unknown_caps(data: &[u8]) -> Option<serde_json::Value> {
+    use oci_spec::runtime::Capability;
+    let mut v: serde_json::Value = serde_json::from_slice(data).ok()?;
+    let caps = match v.get("process") {
+        Some(_) => v.pointer_mut("/process/capabilities")?,
+        None => v.get_mut("capabilities")?,
+    };
+    let mut dropped = Vec::new();
+    for set in caps.as_object_mut()?.values_mut() {
+        if let Some(list) = set.as_array_mut() {
+            list.retain(|c| {
+                let ok = serde_json::from_value::<Capability>(c.clone()).is_ok();
+                if !ok {
+                    dropped.push(c.as_str().unwrap_or("?").to_string());
+                }
+                ok
+            });
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    dropped.sort();
+    dropped.dedup();
+    eprintln!(
+        "myrt: warning: ignoring unknown capabilities: [{}]",
+        dropped.join(" ")
+    );
+    Some(v)
 }
 
 /// Load `<bundle>/config.json`.
