@@ -335,7 +335,6 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                 preserve_fds: o.preserve_fds,
                 seccomp,
                 lock_fd: dir.lock_fd(),
-                stub: crate::security::ExecStub::new(),
             },
             &mut runner,
         )?;
@@ -957,7 +956,6 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         personality: linux.personality().clone(),
         memory_policy: linux.memory_policy().clone(),
         lock_fd: dir.lock_fd(),
-        stub: crate::security::ExecStub::new(),
         state_json: state_json(&st, status_of(&dir, &st)),
     })?;
     crate::fault::point("exec spawned");

@@ -336,11 +336,33 @@ fn out(s: &str) -> Result<(), String> {
     }
 }
 
+/// Whether the subcommand (the first argument that is neither a global
+/// option nor its value) is one that starts container processes. Only an
+/// early hint: `main` checks the parsed command again.
+fn spawns_containers(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let mut args = args;
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy();
+        if matches!(&*a, "--root" | "--log" | "--log-format" | "--criu") {
+            args.next();
+        } else if !a.starts_with('-') {
+            return matches!(&*a, "create" | "run" | "exec");
+        }
+    }
+    false
+}
+
 fn main() {
     // Non-dumpable from the start: the container's processes are forks of
     // this one, and must not be ptrace-able or have their /proc/<pid>/exe
     // (this binary) opened from inside the container before their execve.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // create, run and exec first re-execute from a sealed image of this
+    // binary (CVE-2019-5736, see security::exe), before anything else is
+    // done (the command line is parsed once, by the sealed image). An error
+    // is reported below, once the container id is known.
+    let early =
+        spawns_containers(std::env::args_os().skip(1)).then(myrt::security::exe::ensure_sealed);
     let cli = Cli::parse();
     // Fds the caller leaked into us (conmon's sync pipe, a shim's socket,
     // a shell's redirections) are closed before anything else: only stdio
@@ -388,6 +410,19 @@ fn main() {
         );
         std::process::exit(1);
     };
+    // (Also where the quick look at the arguments above missed it.)
+    let spawner = match &cmd {
+        Cmd::Create { id, .. } => Some(("create", id)),
+        Cmd::Run { id, .. } => Some(("run", id)),
+        Cmd::Exec { id, .. } => Some(("exec", id)),
+        _ => None,
+    };
+    if let Some((op, id)) = spawner
+        && let Err(e) = early.unwrap_or_else(myrt::security::exe::ensure_sealed)
+    {
+        log.error(&format!("{op} {id}"), &e.to_string());
+        std::process::exit(1);
+    }
     let g = Global {
         root: cli.root.clone(),
         systemd_cgroup: cli.systemd_cgroup,

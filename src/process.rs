@@ -14,7 +14,7 @@ use crate::cgroups::Cgroup;
 use crate::hooks;
 use crate::namespaces::{self, Join};
 use crate::rootfs;
-use crate::security::{self, Caps, ExecStub, seccomp};
+use crate::security::{self, Caps, seccomp};
 use crate::sys;
 use crate::tty;
 
@@ -338,8 +338,6 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<seccomp::Program>,
     /// The state dir's lock fd, closed first thing in the child.
     pub lock_fd: Option<RawFd>,
-    /// The sealed exec trampoline (see `security::ExecStub`).
-    pub stub: Option<ExecStub>,
 }
 
 /// Handles the parent opens for the child.
@@ -771,7 +769,7 @@ fn init_child(
     // `start` waits for it to close, and a failed execve is reported to it
     // as "2<error>" before the FIFO closes.
     unsafe { libc::write(w, b"0".as_ptr() as *const libc::c_void, 1) };
-    let e = exec(a.stub.as_ref(), a.seccomp.as_ref(), &ready);
+    let e = exec(a.seccomp.as_ref(), &ready);
     let m = match e {
         Err(m) => m,
         Ok(never) => match never {},
@@ -791,9 +789,11 @@ fn fail_after_start(msg: &str) -> ! {
     }
 }
 
-/// The final execve (under the seccomp filter, if any: execveat is used
-/// only if the filter allows it).
-fn exec(stub: Option<&ExecStub>, filter: Option<&seccomp::Program>, r: &Ready) -> ChildResult {
+/// The final, plain execve, under the seccomp filter if any (profiles
+/// recorded from runc allow execve, not always execveat). This process runs
+/// myrt's sealed image (`security::exe`), so even a program whose
+/// interpreter is `/proc/self/exe` only ever reaches that read-only image.
+fn exec(filter: Option<&seccomp::Program>, r: &Ready) -> ChildResult {
     let Ready {
         exe, argv, envp, ..
     } = r;
@@ -807,18 +807,6 @@ fn exec(stub: Option<&ExecStub>, filter: Option<&seccomp::Program>, r: &Ready) -
             "exec {}: linux.seccomp kills the process at execve (SIGSYS)",
             exe.to_string_lossy()
         ));
-    }
-    if let Some(stub) = stub {
-        let execveat_ok = filter.is_none_or(|f| {
-            f.allows(
-                libc::SYS_execveat,
-                [0, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0],
-            )
-        });
-        // Only returns if the exec itself failed (e.g. E2BIG, or the stub's
-        // /proc path is missing): then exec directly, which reports the
-        // error of the program itself.
-        let _ = stub.exec(exe, argv, envp, execveat_ok);
     }
     unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
     Err(format!(
@@ -1063,7 +1051,6 @@ pub struct ExecArgs<'a> {
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
     pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
     pub lock_fd: Option<RawFd>,
-    pub stub: Option<ExecStub>,
     /// The container's state JSON, for a seccomp agent (listenerPath).
     pub state_json: Vec<u8>,
 }
@@ -1239,7 +1226,7 @@ fn exec_child(
     )?;
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    exec(a.stub.as_ref(), a.seccomp.as_ref(), &ready)
+    exec(a.seccomp.as_ref(), &ready)
 }
 
 /// Block the signals the foreground supervisor handles; call before the

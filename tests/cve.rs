@@ -471,17 +471,26 @@ fn root_cve_2019_5736_exec_proc_self_exe() {
     let (b, copy, before) = attacker_bundle("cve5736exec");
     let c = rt.create_start(&b);
     wait_log(&b, 0, "READY", Duration::from_secs(10));
+    exec_proc_self_exe_rounds(&rt, &b, &c, &copy);
+    assert_binary_intact(&b, &copy, &before);
+    drop(c);
+}
+
+/// Runs `exec ID /evil` and `exec ID /proc/self/exe` from the runtime copy,
+/// each held on a full pipe until the attacker in the container had its
+/// chance at the exec'd process's image.
+fn exec_proc_self_exe_rounds(rt: &Runtime, b: &Bundle, c: &Container, copy: &Path) {
     for target in ["/evil", "/proc/self/exe"] {
-        let skip = attack_log(&b).lines().count();
+        let skip = attack_log(b).lines().count();
         let (r, w) = full_pipe();
-        let mut cmd = command_of(&copy, &rt, &["exec", &c.id, target]);
+        let mut cmd = command_of(copy, rt, &["exec", &c.id, target]);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(w.try_clone().unwrap()))
             .stderr(Stdio::from(w));
         let mut child = KillOnDrop(cmd.spawn().expect("spawn exec"));
         drop(cmd);
         // Give the attacker its chance while the exec'd process is blocked.
-        wait_log(&b, skip, "GOT", Duration::from_secs(5));
+        wait_log(b, skip, "GOT", Duration::from_secs(5));
         let d = drain(r);
         if !child.wait(Duration::from_secs(15)) {
             // Not this test's concern (the binary check below is): say so
@@ -491,10 +500,8 @@ fn root_cve_2019_5736_exec_proc_self_exe() {
             let _ = child.0.wait();
         }
         let _ = d.join();
-        wait_write_outcome(&b, skip);
+        wait_write_outcome(b, skip);
     }
-    assert_binary_intact(&b, &copy, &before);
-    drop(c);
 }
 
 /// CVE-2019-5736, init path: the container's own process is
@@ -602,16 +609,146 @@ fn root_cve_2019_5736_exec_runtime_process_not_reachable() {
     thread::sleep(Duration::from_millis(500));
     wait_write_outcome(&b, 0);
     let log = attack_log(&b);
-    // A handle on the sealed exec trampoline (`/memfd:myrt-exec`) is
-    // harmless: the trampoline runs after the close-on-exec sweep (it holds
-    // only the process's stdio) and its file cannot be written.
     assert!(
-        !log.lines()
-            .any(|l| l.starts_with("GOT") && !l.contains("/memfd:myrt-exec")),
+        !log.lines().any(|l| l.starts_with("GOT")),
         "a runtime process in the container was dumpable with no more capabilities \
          than the container: the container opened its /proc/<pid>/exe (and could \
          open its fds the same way); attack log:\n{log}"
     );
+    assert_binary_intact(&b, &copy, &before);
+    drop(c);
+}
+
+/// Adds CAP_SYS_PTRACE to every capability set of the config.
+fn with_sys_ptrace(v: &mut serde_json::Value) {
+    for set in ["bounding", "effective", "permitted"] {
+        v["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_PTRACE"));
+    }
+}
+
+/// CVE-2019-5736 through a container process that may ptrace (holds
+/// CAP_SYS_PTRACE) and sees the init: non-dumpability does not stop it, so
+/// it opens a created (not started) init's `/proc/<pid>/exe` — the image
+/// the init runs until its execve. Once `start` replaced that image, no
+/// process executes the file any more and a handle on the host binary
+/// could write it. The victim is created from a private copy of the
+/// runtime; the attacker is a second container in the victim's pid
+/// namespace (`shared_pidns`) or, like the victim, in the host's.
+///
+/// What defends: the init never runs the binary's own file but a read-only
+/// view of it that cannot be made writable (myrt: a private lower-only
+/// overlayfs, else a sealed memfd copy).
+fn ptrace_capable_attacker(name: &str, shared_pidns: bool) {
+    let rt = Runtime::new();
+    let (ab, copy, before) = attacker_bundle(name);
+    let vb = Bundle::new(&format!("{name}v"))
+        .args(&["sleep", "30"])
+        .with(|v| {
+            if !shared_pidns {
+                v["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != "pid");
+            }
+        });
+    let victim = rt.guard(&vb);
+    vb.write();
+    let cmd = command_of(
+        &copy,
+        &rt,
+        &["create", "--bundle", vb.dir_str(), &victim.id],
+    );
+    exec_cmd(
+        cmd,
+        None,
+        Sink::Files(vb.path("create.out"), vb.path("create.err")),
+        CMD_TIMEOUT,
+    )
+    .ok();
+    let vpid = victim.state()["pid"].as_i64().unwrap() as i32;
+    let target = if shared_pidns { 1 } else { vpid };
+    let ab = ab.with(|v| {
+        with_sys_ptrace(v);
+        v["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(format!("TARGET={target}")));
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+        if shared_pidns {
+            ns.push(json!({"type": "pid", "path": format!("/proc/{vpid}/ns/pid")}));
+        }
+    });
+    let attacker = rt.create_start(&ab);
+    let log = wait_log(&ab, 0, "GOT", Duration::from_secs(10));
+    assert!(
+        log.iter().any(|l| l.starts_with("GOT ")),
+        "the attacker (CAP_SYS_PTRACE) could not even open the created init's \
+         /proc/{target}/exe, so this test proves nothing; attack log:\n{}",
+        log.join("\n")
+    );
+    // The init execs `sleep`: nothing runs the runtime's image any more.
+    victim.start().ok();
+    wait_write_outcome(&ab, 0);
+    assert_binary_intact(&ab, &copy, &before);
+    drop(attacker);
+    drop(victim);
+}
+
+#[test]
+fn root_cve_2019_5736_ptrace_capable_container_host_pidns() {
+    ptrace_capable_attacker("cve5736ptr", false);
+}
+
+#[test]
+fn root_cve_2019_5736_ptrace_capable_container_shared_pidns() {
+    ptrace_capable_attacker("cve5736pts", true);
+}
+
+/// A seccomp profile that kills on `execveat` (recorded from runc, which
+/// uses only execve) still runs containers: the final exec of the init and
+/// of `exec` must be a plain execve, with no trampoline exec'd through
+/// execveat.
+#[test]
+fn root_seccomp_killing_execveat_still_runs_containers() {
+    let rt = Runtime::new();
+    let b = Bundle::new("noexecveat").args(&["sleep", "30"]).set(
+        "/linux/seccomp",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_KILL"}]
+        }),
+    );
+    let c = rt.create_start(&b);
+    c.wait_status("running");
+    let o = c.exec(&[], &["sh", "-c", "echo exec-ran"]);
+    o.ok();
+    assert!(o.stdout.contains("exec-ran"), "{o}");
+    assert_eq!(c.status(), "running");
+}
+
+/// CVE-2019-5736, `exec` path, under a seccomp profile that refuses
+/// `execveat` (EPERM): whatever the last exec into the container is, a
+/// `#!/proc/self/exe` program must not get the host binary (before the
+/// fix, the trampoline's execveat failed and myrt fell back to exec'ing
+/// from its own, host, image).
+#[test]
+fn root_cve_2019_5736_exec_proc_self_exe_execveat_denied() {
+    let rt = Runtime::new();
+    let (b, copy, before) = attacker_bundle("cve5736nx");
+    let b = b.set(
+        "/linux/seccomp",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]
+        }),
+    );
+    let c = rt.create_start(&b);
+    wait_log(&b, 0, "READY", Duration::from_secs(10));
+    exec_proc_self_exe_rounds(&rt, &b, &c, &copy);
     assert_binary_intact(&b, &copy, &before);
     drop(c);
 }

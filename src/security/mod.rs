@@ -1,7 +1,9 @@
 //! Process security: the user and groups, the five capability sets,
 //! no_new_privs, rlimits, oom_score_adj, the session keyring, AppArmor, fd
-//! hygiene before execve. seccomp lives in [`seccomp`].
+//! hygiene before execve. seccomp lives in [`seccomp`], the sealed image of
+//! the runtime binary in [`exe`].
 
+pub mod exe;
 pub mod seccomp;
 
 use caps::{CapSet, Capability, CapsHashSet};
@@ -300,158 +302,6 @@ pub fn set_apparmor(p: &Process) -> Result<()> {
 pub fn close_fds(preserve: u32) -> Result<()> {
     sys::cloexec_from(3 + preserve)?;
     Ok(())
-}
-
-/// The last execve into the container goes through a tiny static program
-/// held in a sealed memfd (CVE-2019-5736 class). Without it, the process
-/// that calls execve is running the myrt binary, so a container program
-/// whose interpreter is `/proc/self/exe` would run myrt inside the
-/// container, where it could be reopened for writing once myrt exits. With
-/// the stub, `/proc/self/exe` at that moment is the sealed, immutable memfd.
-///
-/// The stub (x86-64) is `execve(argv[1], &argv[2], envp)`, else `exit(127)`:
-/// 58 bytes of code behind a minimal ELF header, assembled by hand.
-pub struct ExecStub(std::os::fd::OwnedFd);
-
-#[cfg(target_arch = "x86_64")]
-const STUB_CODE: [u8; 58] = [
-    // Run only when called by myrt (argv[0] starts with "myrt-exe"): a
-    // program whose interpreter is /proc/self/exe re-enters the stub with
-    // argv[0] = the interpreter path, and must not loop.
-    0x48, 0x8b, 0x44, 0x24, 0x08, // mov rax, [rsp+8]         argv[0]
-    0x48, 0xb9, b'm', b'y', b'r', b't', b'-', b'e', b'x', b'e', // movabs rcx, "myrt-exe"
-    0x48, 0x39, 0x08, // cmp [rax], rcx
-    0x75, 0x1a, // jne exit (+26)
-    0x48, 0x8b, 0x7c, 0x24, 0x10, // mov rdi, [rsp+16]        argv[1]
-    0x48, 0x8d, 0x74, 0x24, 0x18, // lea rsi, [rsp+24]        &argv[2]
-    0x48, 0x8b, 0x04, 0x24, // mov rax, [rsp]                 argc
-    0x48, 0x8d, 0x54, 0xc4, 0x10, // lea rdx, [rsp+rax*8+16]  envp
-    0xb8, 0x3b, 0x00, 0x00, 0x00, // mov eax, 59 (execve)
-    0x0f, 0x05, // syscall
-    0xbf, 0x7f, 0x00, 0x00, 0x00, // exit: mov edi, 127
-    0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
-    0x0f, 0x05, // syscall
-];
-
-#[cfg(target_arch = "x86_64")]
-fn stub_elf() -> Vec<u8> {
-    const BASE: u64 = 0x40_0000;
-    const HDR: u64 = 64 + 56;
-    let size = HDR + STUB_CODE.len() as u64;
-    let mut e = Vec::with_capacity(size as usize);
-    e.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    e.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    e.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
-    e.extend_from_slice(&1u32.to_le_bytes());
-    e.extend_from_slice(&(BASE + HDR).to_le_bytes()); // entry
-    e.extend_from_slice(&64u64.to_le_bytes()); // phoff
-    e.extend_from_slice(&0u64.to_le_bytes()); // shoff
-    e.extend_from_slice(&0u32.to_le_bytes()); // flags
-    for v in [64u16, 56, 1, 64, 0, 0] {
-        e.extend_from_slice(&v.to_le_bytes());
-    }
-    e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    e.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    e.extend_from_slice(&0u64.to_le_bytes()); // offset
-    e.extend_from_slice(&BASE.to_le_bytes()); // vaddr
-    e.extend_from_slice(&BASE.to_le_bytes()); // paddr
-    e.extend_from_slice(&size.to_le_bytes()); // filesz
-    e.extend_from_slice(&size.to_le_bytes()); // memsz
-    e.extend_from_slice(&0x1000u64.to_le_bytes()); // align
-    e.extend_from_slice(&STUB_CODE);
-    e
-}
-
-impl ExecStub {
-    /// Create the sealed stub; `None` where it cannot be made (other
-    /// architectures, memfd exec forbidden by `vm.memfd_noexec`).
-    pub fn new() -> Option<ExecStub> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-            const MFD_EXEC: libc::c_uint = 0x10;
-            let name = sys::cstr("myrt-exec");
-            let mut fd = unsafe {
-                libc::memfd_create(
-                    name.as_ptr(),
-                    libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | MFD_EXEC,
-                )
-            };
-            if fd < 0 {
-                // Kernels before 6.3 do not know MFD_EXEC (exec is the default).
-                fd = unsafe {
-                    libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-                };
-            }
-            if fd < 0 {
-                return None;
-            }
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let elf = stub_elf();
-            let n = unsafe {
-                libc::write(
-                    fd.as_raw_fd(),
-                    elf.as_ptr() as *const libc::c_void,
-                    elf.len(),
-                )
-            };
-            if n != elf.len() as isize
-                || unsafe { libc::fchmod(fd.as_raw_fd(), 0o555) } < 0
-                || unsafe {
-                    libc::fcntl(
-                        fd.as_raw_fd(),
-                        libc::F_ADD_SEALS,
-                        libc::F_SEAL_SEAL
-                            | libc::F_SEAL_SHRINK
-                            | libc::F_SEAL_GROW
-                            | libc::F_SEAL_WRITE,
-                    )
-                } < 0
-            {
-                return None;
-            }
-            Some(ExecStub(fd))
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
-    }
-
-    /// execve `exe` with `argv`/`envp` through the stub. Returns only on
-    /// failure (the stub itself exits 127 if the final execve fails).
-    /// Without `execveat` (a seccomp profile that does not allow it), the
-    /// stub is reached with execve through `/proc/self/fd/N`.
-    pub fn exec(
-        &self,
-        exe: &std::ffi::CStr,
-        argv: &[std::ffi::CString],
-        envp: &[std::ffi::CString],
-        execveat: bool,
-    ) -> std::io::Error {
-        use std::os::fd::AsRawFd;
-        let stub_name = sys::cstr("myrt-exec");
-        let mut av: Vec<*const libc::c_char> = vec![stub_name.as_ptr(), exe.as_ptr()];
-        av.extend(argv.iter().map(|c| c.as_ptr()));
-        av.push(std::ptr::null());
-        let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
-        ev.push(std::ptr::null());
-        if !execveat {
-            let path = sys::cstr(format!("/proc/self/fd/{}", self.0.as_raw_fd()));
-            unsafe { libc::execve(path.as_ptr(), av.as_ptr(), ev.as_ptr()) };
-            return std::io::Error::last_os_error();
-        }
-        let empty = sys::cstr("");
-        unsafe {
-            libc::syscall(
-                libc::SYS_execveat,
-                self.0.as_raw_fd(),
-                empty.as_ptr(),
-                av.as_ptr(),
-                ev.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            )
-        };
-        std::io::Error::last_os_error()
-    }
 }
 
 /// `process.scheduler` through sched_setattr(2) on the calling thread.
