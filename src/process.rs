@@ -343,7 +343,8 @@ pub struct InitArgs<'a> {
 /// Handles the parent opens for the child.
 struct Handles {
     fifo: OwnedFd,
-    procfd: OwnedFd,
+    /// The host's procfs: every /proc access of the set-up goes through it.
+    procfd: sys::ProcFs,
     /// Namespaces to unshare after joining a user namespace by path (so
     /// that they are owned by it).
     unshare_later: i32,
@@ -413,12 +414,7 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     // not be able to reach it), and kept across pivot_root to reopen the
     // FIFO for writing once `create` is done.
     let fifo = sys::open(&a.fifo, libc::O_PATH, 0)?;
-    let procfd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)?;
-    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(procfd.as_raw_fd(), &mut sfs) } < 0 || sfs.f_type != PROC_SUPER_MAGIC
-    {
-        return Err(Error::Child("/proc is not procfs".into()));
-    }
+    let procfd = sys::ProcFs::open_host()?;
     // With a user namespace joined by path, the other new namespaces are
     // created after joining it (only the pid namespace has to come from
     // the clone), so that they are owned by that user namespace.
@@ -571,8 +567,6 @@ fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-
 /// The container's init, from birth to execve. Returns only on error.
 fn init_child(
     a: &InitArgs,
@@ -724,6 +718,7 @@ fn init_child(
         cwd,
         a.preserve_fds,
         ch,
+        &procfd,
     )?;
 
     // The seccomp filter may be loaded: from here on only syscalls that
@@ -736,7 +731,7 @@ fn init_child(
     let path = sys::cstr(format!("self/fd/{}", fifo.as_raw_fd()));
     let w = unsafe {
         libc::openat(
-            procfd.as_raw_fd(),
+            procfd.fd().as_raw_fd(),
             path.as_ptr(),
             libc::O_WRONLY | libc::O_CLOEXEC,
         )
@@ -904,13 +899,14 @@ fn become_process(
     cwd: OwnedFd,
     preserve_fds: u32,
     ch: &Channel,
+    proc: &sys::ProcFs,
 ) -> std::result::Result<Ready, String> {
     security::set_personality(personality).map_err(s)?;
     security::set_io_priority(p).map_err(s)?;
     security::set_scheduler(p).map_err(s)?;
     security::set_memory_policy(memory_policy).map_err(s)?;
     security::set_rlimits(p).map_err(s)?;
-    security::set_apparmor(p).map_err(s)?;
+    security::set_apparmor(p, proc).map_err(s)?;
     let env = container_env(p);
     let exe = find_executable(p, &env)?;
     let (argv, envp) = exec_vectors(p, env)?;
@@ -918,7 +914,7 @@ fn become_process(
     drop(cwd);
     security::close_fds(preserve_fds).map_err(s)?;
     caps.drop_bounding().map_err(s)?;
-    security::set_user(p).map_err(s)?;
+    security::set_user(p, proc).map_err(s)?;
     let nnp = p.no_new_privileges() == Some(true);
     if !nnp && let Some(prog) = seccomp {
         if p.user().uid() != 0 {
@@ -1062,6 +1058,9 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let caps = Caps::resolve(a.process.capabilities().as_ref())?;
     let userns = joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
     let (ours, theirs) = Channel::pair()?;
+    // The host's procfs, for the child's /proc accesses once it is in the
+    // container's mount namespace (where /proc is the container's).
+    let proc = sys::ProcFs::open_host()?;
     let cg_fd = a.cgroup.dir_fd()?;
     // A container without a mount namespace is chrooted in the host's:
     // the exec'd process enters the same root.
@@ -1087,7 +1086,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let pid = pid?;
     if pid == 0 {
         drop(ours);
-        let r = exec_child(&a, &theirs, &joins, userns, &caps, chroot.as_ref());
+        let r = exec_child(&a, &theirs, &joins, userns, &caps, chroot.as_ref(), &proc);
         let msg = match r {
             Err(e) => e,
             Ok(never) => match never {},
@@ -1162,6 +1161,7 @@ fn exec_child(
     userns: bool,
     caps: &Caps,
     chroot: Option<&OwnedFd>,
+    proc: &sys::ProcFs,
 ) -> ChildResult {
     if let Some(fd) = a.lock_fd {
         unsafe { libc::close(fd) };
@@ -1223,6 +1223,7 @@ fn exec_child(
         cwd,
         a.preserve_fds,
         ch,
+        proc,
     )?;
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");

@@ -178,6 +178,90 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
 /// How often `open_in_root` retries an openat2 that raced with a rename.
 pub const OPENAT2_RETRIES: u32 = 128;
 
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// A procfs, checked with `fstatfs` to be one; every file below it is
+/// opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_XDEV |
+/// RESOLVE_NO_MAGICLINKS)`, so a bind mount or tmpfs over a /proc file and
+/// a magic link are errors, never followed (CVE-2019-16884,
+/// CVE-2025-52881 class). The container's set-up uses the host's procfs,
+/// opened before the clone, never the container's `/proc`.
+pub struct ProcFs(OwnedFd);
+
+impl ProcFs {
+    /// The procfs at `/proc` of the caller's mount namespace.
+    pub fn open_host() -> Result<ProcFs> {
+        ProcFs::check(open(
+            Path::new("/proc"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?)
+    }
+
+    pub fn check(fd: OwnedFd) -> Result<ProcFs> {
+        let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sfs) } < 0 {
+            return Err(last("fstatfs /proc"));
+        }
+        if sfs.f_type as i64 != PROC_SUPER_MAGIC {
+            return Err(errno("/proc is not procfs", libc::EXDEV));
+        }
+        Ok(ProcFs(fd))
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        &self.0
+    }
+
+    /// Open `rel` (e.g. `self/setgroups`, `1234/uid_map`) below the handle.
+    pub fn open(&self, rel: &str, flags: i32) -> Result<OwnedFd> {
+        let c = cstr(rel);
+        let how = OpenHow {
+            flags: (flags | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+            mode: 0,
+            resolve: RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+        };
+        for _ in 0..OPENAT2_RETRIES {
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    self.0.as_raw_fd(),
+                    c.as_ptr(),
+                    &how as *const OpenHow,
+                    std::mem::size_of::<OpenHow>(),
+                )
+            };
+            if fd >= 0 {
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EAGAIN) && e.raw_os_error() != Some(libc::EINTR) {
+                return Err(io_err(format!("open /proc/{rel}"), e));
+            }
+        }
+        Err(errno(format!("open /proc/{rel}"), libc::EAGAIN))
+    }
+
+    pub fn read(&self, rel: &str) -> Result<String> {
+        use std::io::Read;
+        let mut f = std::fs::File::from(self.open(rel, libc::O_RDONLY)?);
+        let mut s = String::new();
+        f.read_to_string(&mut s)
+            .map_err(|e| io_err(format!("read /proc/{rel}"), e))?;
+        Ok(s)
+    }
+
+    /// Write a /proc knob (one write, as the kernel wants).
+    pub fn write(&self, rel: &str, data: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::from(self.open(rel, libc::O_WRONLY)?);
+        f.write_all(data)
+            .map_err(|e| io_err(format!("write /proc/{rel}"), e))
+    }
+}
+
 /// Plain `open(2)` with `O_CLOEXEC`.
 pub fn open(path: &Path, flags: i32, mode: u32) -> Result<OwnedFd> {
     let c = cstr(path);

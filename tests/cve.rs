@@ -1185,6 +1185,59 @@ fn root_cve_2019_16884_proc_symlink_in_rootfs() {
     }
 }
 
+/// CVE-2019-16884 / CVE-2025-52881 class: the runtime must not trust the
+/// container's `/proc` for its own security decisions. The config
+/// bind-mounts a file saying `deny` over the init's `/proc/self/setgroups`
+/// (resolved inside the root: the file of pid 1 in the container's fresh
+/// procfs). A runtime that reads that file through the container's `/proc`
+/// after pivot_root believes setgroups(2) is forbidden, skips it, and the
+/// process keeps the runtime's own supplementary groups (root's here)
+/// instead of exactly `additionalGids`. Refusing the mount (runc refuses
+/// bind mounts into /proc other than a few known files) is as good.
+///
+/// What defends myrt: every /proc access of the container set-up goes
+/// through the host's procfs handle, opened before the clone and checked
+/// to be procfs, with `openat2(RESOLVE_BENEATH|RESOLVE_NO_XDEV|
+/// RESOLVE_NO_MAGICLINKS)` (an over-mount is an error, never followed).
+#[test]
+fn root_cve_2019_16884_fake_proc_setgroups() {
+    let rt = Runtime::new();
+    let b = Bundle::new("fakesetgroups");
+    let fake = b.path("fake-setgroups");
+    fs::write(&fake, "deny\n").unwrap();
+    let b = b
+        .set(
+            "/process/user",
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [2000]}),
+        )
+        .with(|v| {
+            v["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/proc/self/setgroups", "type": "bind",
+                "source": fake, "options": ["bind", "ro"]
+            }))
+        })
+        .sh("grep '^Groups' /proc/self/status; cat /proc/self/setgroups");
+    let o = rt.run(&b);
+    if !o.success() {
+        eprintln!("the runtime refused the config: {o}");
+        return;
+    }
+    let groups: Vec<&str> = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Groups:"))
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .collect();
+    assert_eq!(
+        groups,
+        ["2000"],
+        "supplementary groups are not exactly additionalGids: a fake \
+         /proc/self/setgroups made the runtime skip setgroups(2); {o}"
+    );
+}
+
 /// CVE-2023-27561 (re-introduced CVE-2019-19921) / CVE-2021-30465 class: a
 /// bind mount whose destination in the image is a symlink to a host path
 /// (`/mnt/link -> <host dir>`), also as the parent of the destination. The

@@ -136,14 +136,17 @@ impl Caps {
 
 /// Become the configured user: supplementary groups, gid, uid. Keeps
 /// capabilities across the uid change (they are set right after).
-pub fn set_user(p: &Process) -> Result<()> {
+/// `proc` is the host's procfs (see `sys::ProcFs`), never the container's.
+pub fn set_user(p: &Process, proc: &sys::ProcFs) -> Result<()> {
     let u = p.user();
     let mut groups: Vec<libc::gid_t> = u.additional_gids().clone().unwrap_or_default();
     groups.dedup();
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
-    let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
+    let setgroups_allowed = proc
+        .read("self/setgroups")
+        .map_err(|e| field("process.user.additionalGids", e))?
+        .trim()
+        != "deny";
     if setgroups_allowed && unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } < 0 {
         return Err(field("process.user.additionalGids", sys::last("setgroups")));
     }
@@ -277,7 +280,8 @@ pub fn new_session_keyring(id: &str) {
 
 /// Apply an AppArmor profile on exec when AppArmor is enabled; a profile on a
 /// host without AppArmor is an error (it would silently not confine).
-pub fn set_apparmor(p: &Process) -> Result<()> {
+/// The attribute is written through `proc`, the host's procfs.
+pub fn set_apparmor(p: &Process, proc: &sys::ProcFs) -> Result<()> {
     let Some(profile) = p.apparmor_profile().as_ref().filter(|s| !s.is_empty()) else {
         return Ok(());
     };
@@ -290,12 +294,10 @@ pub fn set_apparmor(p: &Process) -> Result<()> {
             "AppArmor is not enabled on this host",
         ));
     }
-    sys::write_file(
-        "/proc/self/attr/apparmor/exec",
-        format!("exec {profile}").as_bytes(),
-    )
-    .or_else(|_| sys::write_file("/proc/self/attr/exec", format!("exec {profile}").as_bytes()))
-    .map_err(|e| field("process.apparmorProfile", e))
+    let attr = format!("exec {profile}");
+    proc.write("self/attr/apparmor/exec", attr.as_bytes())
+        .or_else(|_| proc.write("self/attr/exec", attr.as_bytes()))
+        .map_err(|e| field("process.apparmorProfile", e))
 }
 
 /// Close-on-exec everything above the preserved fds.
