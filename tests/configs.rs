@@ -50,6 +50,8 @@ corpus! {
     root_podman_run_readonly_user_volume => "podman-run-readonly-user-volume.json",
     root_podman_run_uidmap => "podman-run-uidmap.json",
     root_podman_run_in_pod => "podman-run-in-pod.json",
+    root_podman_run_host_namespaces => "podman-run-host-namespaces.json",
+    root_podman_run_options => "podman-run-options.json",
     root_containerd_ctr_run => "containerd-ctr-run.json",
     root_containerd_ctr_run_seccomp => "containerd-ctr-run-seccomp.json",
     root_containerd_ctr_run_privileged => "containerd-ctr-run-privileged.json",
