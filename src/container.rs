@@ -71,12 +71,26 @@ fn check_id(id: &str) -> Result<()> {
     spec::validate_id(id).map_err(Error::Msg)
 }
 
-/// `--preserve-fds N`: fds 3..3+N must be fd numbers (an int).
+/// `--preserve-fds N`: fds 3..3+N must be fd numbers (an int), and ones a
+/// process can have: no fd number reaches the kernel's fs.nr_open (read
+/// only for N above 1024, so the usual values cost nothing).
 fn check_preserve_fds(n: u32) -> Result<()> {
     if n > i32::MAX as u32 - 3 {
         return Err(msg(format!(
             "--preserve-fds: {n} is too large (at most {})",
             i32::MAX - 3
+        )));
+    }
+    if n > 1024
+        && let Some(max) = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        && u64::from(n) + 3 > max
+    {
+        return Err(msg(format!(
+            "--preserve-fds: {n} is too large: fd numbers stop below fs.nr_open ({max}), \
+             so at most {} fds can be passed",
+            max.saturating_sub(3)
         )));
     }
     Ok(())
@@ -354,6 +368,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
     match result {
         Ok((state, master)) => Ok(Created { dir, state, master }),
         Err(e) => {
+            let e = explain_oom(&cgroup, linux, e);
             // Nothing may be left behind: the process was killed by
             // spawn_init; its mounts died with its mount namespace. Only a
             // cgroup myrt created is emptied and removed: one that was
@@ -386,6 +401,35 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             let _ = dir.remove();
             Err(e)
         }
+    }
+}
+
+/// A set-up that failed because the container's process was OOM-killed
+/// (its memory limit is below what it needs to start; the kernel only
+/// refuses a limit below the usage, EBUSY, once the process is in the
+/// cgroup) is reported as that, naming the field.
+fn explain_oom(cgroup: &Cgroup, linux: &oci_spec::runtime::Linux, e: Error) -> Error {
+    let Some(limit) = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|l| *l > 0)
+    else {
+        return e;
+    };
+    match cgroup.oom_kills() {
+        Some((kills, peak)) if kills > 0 => {
+            let peak = peak
+                .map(|p| format!(", peak usage {p} bytes"))
+                .unwrap_or_default();
+            msg(format!(
+                "linux.resources.memory.limit: {limit} bytes is below the memory the container \
+                 needs to start: the kernel's OOM killer killed its process during set-up \
+                 (memory usage over the limit{peak}; {e})"
+            ))
+        }
+        _ => e,
     }
 }
 

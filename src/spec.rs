@@ -37,6 +37,7 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         path: path.display().to_string(),
         source,
     })?;
+    check_document(path, &data)?;
     let de = &mut serde_json::Deserializer::from_slice(&data);
     let r = serde_path_to_error::deserialize(de);
     // An unknown capability name is ignored with a warning, as runc does
@@ -97,6 +98,56 @@ fn without_unknown_caps(data: &[u8]) -> Option<serde_json::Value> {
         dropped.join(" ")
     );
     Some(v)
+}
+
+/// What serde would accept but is no config: a document that is not a JSON
+/// object (a positional array fills a struct field by field), and strings
+/// with NUL bytes (no path, argument or name can hold one; the kernel would
+/// see a shorter string). Both are refused naming the field.
+fn check_document(path: &Path, data: &[u8]) -> Result<()> {
+    let bad = |field: String, msg: &str| Error::Parse {
+        file: path.display().to_string(),
+        field,
+        msg: msg.into(),
+    };
+    match data.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(_) => return Err(bad("(document)".into(), "must be a JSON object")),
+    }
+    // A NUL can only be written as an escape: look for one before parsing
+    // the document a second time to name its field.
+    if !data.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return Ok(()); // the typed parse reports the syntax error
+    };
+    fn find(v: &serde_json::Value, at: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(at.to_string()),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| find(x, &format!("{at}[{i}]"))),
+            serde_json::Value::Object(m) => m.iter().find_map(|(k, x)| {
+                let here = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(here)
+                } else {
+                    find(x, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    match find(&v, "") {
+        Some(field) => Err(bad(field, "contains a NUL byte")),
+        None => Ok(()),
+    }
 }
 
 /// Load `<bundle>/config.json`.
@@ -242,7 +293,16 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     validate_process(process, "process")?;
 
     // A relative mount destination is taken relative to "/" (runtime-spec
-    // 1.1 relaxed the MUST to match what runtimes always did).
+    // 1.1 relaxed the MUST to match what runtimes always did); an empty one
+    // would be the container's root itself.
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.destination().as_os_str().is_empty() {
+            return Err(invalid(
+                format!("mounts[{i}].destination"),
+                "must not be empty (it would mount over the container's root)",
+            ));
+        }
+    }
     if let Some(hooks) = spec.hooks() {
         let kinds = [
             ("prestart", hooks.prestart()),

@@ -672,6 +672,15 @@ impl Cgroup {
         out
     }
 
+    /// How many processes the kernel's OOM killer killed in this cgroup,
+    /// and its peak memory usage in bytes (where the kernel tells).
+    pub fn oom_kills(&self) -> Option<(u64, Option<u64>)> {
+        match detect() {
+            Mode::V1 => v1::oom_kills(self),
+            Mode::V2 => v2::oom_kills(self),
+        }
+    }
+
     /// rmdir `dirs` (as recorded by [`missing_dirs`](Self::missing_dirs)),
     /// deepest first, where empty; returns the ones still there.
     pub fn remove_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {

@@ -59,6 +59,16 @@ pub(super) fn roots_and_leaves(cg: &Cgroup) -> Vec<(PathBuf, PathBuf)> {
         .collect()
 }
 
+/// OOM kills in the memory cgroup and its peak usage (bytes), if known.
+pub(super) fn oom_kills(cg: &Cgroup) -> Option<(u64, Option<u64>)> {
+    let d = dir(cg, "memory")?;
+    let kills = read_flat_keyed(&d.join("memory.oom_control"))
+        .get("oom_kill")
+        .and_then(|v| v.as_u64())?;
+    let peak = read_opt(&d.join("memory.max_usage_in_bytes")).and_then(|s| s.trim().parse().ok());
+    Some((kills, peak))
+}
+
 /// The directory of this cgroup in the hierarchy of `controller`, if mounted.
 fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
     mounts()

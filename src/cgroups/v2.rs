@@ -37,6 +37,16 @@ pub(super) fn leaf(cg: &Cgroup) -> PathBuf {
     join(root(), cg.path())
 }
 
+/// OOM kills in the cgroup and its peak memory usage (bytes), if known.
+pub(super) fn oom_kills(cg: &Cgroup) -> Option<(u64, Option<u64>)> {
+    let d = leaf(cg);
+    let kills = read_flat_keyed(&d.join("memory.events"))
+        .get("oom_kill")
+        .and_then(|v| v.as_u64())?;
+    let peak = read_opt(&d.join("memory.peak")).and_then(|s| s.trim().parse().ok());
+    Some((kills, peak))
+}
+
 /// (hierarchy root, leaf directory) for every hierarchy: just one.
 pub(super) fn roots_and_leaves(cg: &Cgroup) -> Vec<(PathBuf, PathBuf)> {
     vec![(root().to_path_buf(), leaf(cg))]
