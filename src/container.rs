@@ -957,11 +957,16 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     check_preserve_fds(o.preserve_fds)?;
     let dir = Dir::open(&g.root, id, false)?;
     let st = dir.load()?;
+    // The init's pidfd first, then the liveness check (pid + start time):
+    // the pidfd is then known to be the container's init, and the
+    // namespaces are joined through it.
+    let container = sys::pidfd_open(st.pid).ok();
     match status_of(&dir, &st) {
         Status::Running | Status::Created => {}
         s => return Err(msg(format!("cannot exec in a {s} container"))),
     }
     crate::fault::point("exec checked");
+    let container = container.ok_or_else(|| msg("container not running"))?;
     let spec = load_config(&dir)?;
     let p = exec_process(&spec, o)?;
     if p.terminal() == Some(true) && o.detach && o.console_socket.is_none() {
@@ -985,6 +990,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     let (pid, master) = process::spawn_exec(ExecArgs {
         id,
         container_pid: st.pid,
+        container,
         process: &p,
         namespaces: linux
             .namespaces()

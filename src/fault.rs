@@ -2,7 +2,9 @@
 //!
 //! `MYRT_FAULT=<command>:<n>` makes myrt SIGKILL itself at the `n`-th crash
 //! point it passes while running `<command>` (create, start, exec, run,
-//! delete, kill). `MYRT_FAULT_TRACE=1` prints each point's name on stderr.
+//! delete, kill); `<command>:<n>:stop` makes it SIGSTOP itself there instead
+//! (a test changes the world, e.g. recycles a pid, then sends SIGCONT).
+//! `MYRT_FAULT_TRACE=1` prints each point's name on stderr.
 //! Release builds compile every point to nothing: the variable is ignored.
 //!
 //! The points sit between the steps that change something outside the
@@ -15,7 +17,8 @@ mod imp {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    static ARMED: OnceLock<Option<(String, u32, bool)>> = OnceLock::new();
+    /// (command, n, trace, stop instead of kill)
+    static ARMED: OnceLock<Option<(String, u32, bool, bool)>> = OnceLock::new();
     static COMMAND: OnceLock<String> = OnceLock::new();
     static PASSED: AtomicU32 = AtomicU32::new(0);
 
@@ -27,10 +30,14 @@ mod imp {
         let armed = ARMED.get_or_init(|| {
             let v = std::env::var("MYRT_FAULT").ok()?;
             let (cmd, n) = v.split_once(':')?;
+            let (n, stop) = match n.split_once(':') {
+                Some((n, "stop")) => (n, true),
+                _ => (n, false),
+            };
             let trace = std::env::var_os("MYRT_FAULT_TRACE").is_some();
-            Some((cmd.to_string(), n.trim().parse().ok()?, trace))
+            Some((cmd.to_string(), n.trim().parse().ok()?, trace, stop))
         });
-        let Some((cmd, n, trace)) = armed else {
+        let Some((cmd, n, trace, stop)) = armed else {
             return;
         };
         if COMMAND.get().map(String::as_str) != Some(cmd.as_str()) {
@@ -41,8 +48,9 @@ mod imp {
             eprintln!("myrt: fault point {cmd}:{k} {name}");
         }
         if k == *n {
+            let sig = if *stop { libc::SIGSTOP } else { libc::SIGKILL };
             // SAFETY: raising a signal has no memory-safety preconditions.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            unsafe { libc::kill(libc::getpid(), sig) };
         }
     }
 }

@@ -103,10 +103,13 @@ pub fn plan(linux: &Linux) -> Result<(i32, Vec<Join>)> {
     Ok((flags, joins))
 }
 
-/// The namespaces of a running process, for `exec`: one fd for each type
-/// the container has that differs from ours.
-pub fn of_process(pid: i32, types: &[LinuxNamespaceType]) -> Result<Vec<Join>> {
-    let mut joins = Vec::new();
+/// The namespaces of a running process that `exec` must join: the clone
+/// flags of each type the container has that differs from ours. `pidfd`
+/// is that process, opened before (see `join_process`): the comparison
+/// reads `/proc/<pid>/ns`, but the joining itself goes through the pidfd,
+/// so a pid reused meanwhile is never joined.
+pub fn of_process(pid: i32, types: &[LinuxNamespaceType]) -> i32 {
+    let mut flags = 0;
     for t in JOIN_ORDER {
         if !types.contains(&t) {
             continue;
@@ -120,13 +123,21 @@ pub fn of_process(pid: i32, types: &[LinuxNamespaceType]) -> Result<Vec<Join>> {
             }
             _ => false,
         };
-        if same {
-            continue;
+        if !same {
+            flags |= flag(t);
         }
-        let fd = sys::open(Path::new(&theirs), libc::O_RDONLY, 0)?;
-        joins.push(Join { typ: t, fd });
     }
-    Ok(joins)
+    flags
+}
+
+/// Join the namespaces `flags` of the process `pidfd` refers to, all in one
+/// `setns` (the kernel enters the user namespace first). Fails (ESRCH) if
+/// that process has exited, whatever now holds its pid number.
+pub fn join_process(pidfd: &OwnedFd, flags: i32) -> Result<()> {
+    if flags != 0 {
+        sys::setns(pidfd.as_raw_fd(), flags, "(through the container's pidfd)")?;
+    }
+    Ok(())
 }
 
 pub fn enter(j: &Join) -> Result<()> {

@@ -437,15 +437,15 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         idmapped,
     };
 
-    let pid = sys::clone3(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    let pid = sys::clone3_pidfd(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
     // Back to our own namespaces for children (hooks run from here); only
     // in the parent: the child stays where it was born.
-    if !matches!(pid, Ok(0)) {
+    if !matches!(pid, Ok((0, _))) {
         for (fd, t) in restore.iter().rev() {
             let _ = sys::setns(fd.as_raw_fd(), *t, "restore namespace");
         }
     }
-    let pid = pid?;
+    let (pid, pidfd) = pid?;
     if pid == 0 {
         drop(ours);
         let err = init_child(&a, &theirs, &joins, cgroupns, userns, &caps, handles);
@@ -457,7 +457,13 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         unsafe { libc::_exit(1) };
     }
     drop(theirs);
-    let result = drive_init(&a, &ours, pid, parent, linux, intermediate);
+    let mut procs = Procs {
+        clone: pid,
+        clone_fd: pidfd,
+        clone_reaped: false,
+        init: None,
+    };
+    let result = drive_init(&a, &ours, &mut procs, parent, linux, intermediate);
     match result {
         Ok((fds, pid)) => {
             let start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
@@ -468,22 +474,42 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
             })
         }
         Err(e) => {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let mut st = 0;
-            unsafe { libc::waitpid(pid, &mut st, 0) };
+            // Never by a pid number that may have been reaped and reused:
+            // the intermediate (reaped above) and the init (not our child)
+            // are signalled through pidfds.
+            if let Some((pid, fd)) = &procs.init {
+                sys::kill_child(*pid, fd.as_ref(), libc::SIGKILL);
+            }
+            if !procs.clone_reaped {
+                sys::kill_child(procs.clone, procs.clone_fd.as_ref(), libc::SIGKILL);
+                let mut st = 0;
+                unsafe { libc::waitpid(procs.clone, &mut st, 0) };
+            }
             Err(e)
         }
     }
 }
 
+/// The processes `create` made, for clean-up on failure.
+struct Procs {
+    /// The clone: the init, or the intermediate that forks it.
+    clone: i32,
+    clone_fd: Option<OwnedFd>,
+    /// The intermediate was reaped (its pid may belong to anyone now).
+    clone_reaped: bool,
+    /// The init forked by the intermediate: pid and pidfd.
+    init: Option<(i32, Option<OwnedFd>)>,
+}
+
 fn drive_init(
     a: &InitArgs,
     ch: &Channel,
-    pid: i32,
+    procs: &mut Procs,
     parent: &mut dyn Parent,
     linux: &oci_spec::runtime::Linux,
     intermediate: bool,
 ) -> Result<(Fds, i32)> {
+    let pid = procs.clone;
     let new_userns = linux
         .namespaces()
         .iter()
@@ -508,13 +534,22 @@ fn drive_init(
     let mut pid = pid;
     if intermediate {
         let p = ch.expect(PID, Some(STAGE_TIMEOUT), "joining the user namespace")?;
-        let mut st = 0;
-        unsafe { libc::waitpid(pid, &mut st, 0) };
-        pid = i32::from_ne_bytes(
+        let init = i32::from_ne_bytes(
             p.get(..4)
                 .and_then(|b| b.try_into().ok())
                 .unwrap_or_default(),
         );
+        // The intermediate sends the init's pidfd right after, if it has one.
+        let fd = if p.get(4) == Some(&1) {
+            tty::recv_fd(ch.0.as_raw_fd())?.map(|(fd, _)| fd)
+        } else {
+            None
+        };
+        procs.init = Some((init, fd));
+        let mut st = 0;
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        procs.clone_reaped = true;
+        pid = init;
     }
     let mut fds = Fds::default();
     ch.expect_fds(
@@ -611,10 +646,17 @@ fn init_child(
         return Err(format!("linux.namespaces: {}", sys::last("unshare")));
     }
     if unshare_later & libc::CLONE_NEWPID != 0 {
-        match sys::clone3(0, None) {
-            Ok(0) => {}
-            Ok(init) => {
-                let _ = ch.send_child(PID, &init.to_ne_bytes());
+        match sys::clone3_pidfd(0, None) {
+            Ok((0, _)) => {}
+            Ok((init, fd)) => {
+                // The init's pid, then its pidfd: the parent signals it
+                // through that, never by a number.
+                let mut m = init.to_ne_bytes().to_vec();
+                m.push(fd.is_some() as u8);
+                let _ = ch.send_child(PID, &m);
+                if let Some(fd) = fd {
+                    let _ = tty::send_fd(ch.0.as_raw_fd(), fd.as_raw_fd(), "pidfd");
+                }
                 unsafe { libc::_exit(0) };
             }
             Err(e) => return Err(e.to_string()),
@@ -1037,6 +1079,9 @@ fn exec_vectors(
 pub struct ExecArgs<'a> {
     pub id: &'a str,
     pub container_pid: i32,
+    /// A pidfd of the container's init, opened before its liveness check:
+    /// the namespaces are joined through it, never by pid number.
+    pub container: OwnedFd,
     pub process: &'a Process,
     pub namespaces: Vec<LinuxNamespaceType>,
     pub cgroup: &'a Cgroup,
@@ -1054,9 +1099,17 @@ pub struct ExecArgs<'a> {
 /// Start a process inside a running container's namespaces and cgroup.
 /// Returns (pid, pty master for the relay).
 pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
-    let joins = namespaces::of_process(a.container_pid, &a.namespaces)?;
+    let joins = namespaces::of_process(a.container_pid, &a.namespaces);
+    // Still the init that passed the liveness check (the pidfd was opened
+    // before it): then `/proc/<pid>` read above was that process. Checked
+    // here too because with no namespace to join nothing else would.
+    if sys::pidfd_send_signal(&a.container, 0).is_err() {
+        return Err(Error::Child(
+            "the container's init exited (container not running)".into(),
+        ));
+    }
     let caps = Caps::resolve(a.process.capabilities().as_ref())?;
-    let userns = joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
+    let userns = joins & libc::CLONE_NEWUSER != 0;
     let (ours, theirs) = Channel::pair()?;
     // The host's procfs, for the child's /proc accesses once it is in the
     // container's mount namespace (where /proc is the container's).
@@ -1074,9 +1127,9 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
         )?)
     };
     let mut restore = None;
-    if let Some(j) = joins.iter().find(|j| j.typ == LinuxNamespaceType::Pid) {
+    if joins & libc::CLONE_NEWPID != 0 {
         let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;
-        namespaces::enter(j)?;
+        namespaces::join_process(&a.container, libc::CLONE_NEWPID)?;
         restore = Some(own);
     }
     let pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
@@ -1086,7 +1139,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let pid = pid?;
     if pid == 0 {
         drop(ours);
-        let r = exec_child(&a, &theirs, &joins, userns, &caps, chroot.as_ref(), &proc);
+        let r = exec_child(&a, &theirs, joins, userns, &caps, chroot.as_ref(), &proc);
         let msg = match r {
             Err(e) => e,
             Ok(never) => match never {},
@@ -1157,7 +1210,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
 fn exec_child(
     a: &ExecArgs,
     ch: &Channel,
-    joins: &[Join],
+    joins: i32,
     userns: bool,
     caps: &Caps,
     chroot: Option<&OwnedFd>,
@@ -1175,12 +1228,8 @@ fn exec_child(
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     let p = a.process;
     ch.expect(GO, None, "waiting for the parent").map_err(s)?;
-    for j in joins {
-        if j.typ != LinuxNamespaceType::Pid {
-            namespaces::enter(j)
-                .map_err(|e| format!("join {} namespace: {e}", namespaces::proc_name(j.typ)))?;
-        }
-    }
+    namespaces::join_process(&a.container, joins & !libc::CLONE_NEWPID)
+        .map_err(|e| format!("join the container's namespaces: {e}"))?;
     // execCPUAffinity.final: now that the process is in the cgroup.
     if let Some(cpus) = p
         .exec_cpu_affinity()

@@ -300,11 +300,34 @@ pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
 /// parent. `cgroup` (a cgroup v2 directory fd) places the child in that
 /// cgroup at birth. The caller must be single-threaded.
 pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> Result<libc::pid_t> {
+    clone3_inner(flags, cgroup, None)
+}
+
+/// Like `clone3`, and also returns (in the parent) a pidfd of the child
+/// (`CLONE_PIDFD`), so that it can be signalled without a pid number that
+/// may be reused once the child was reaped.
+pub fn clone3_pidfd(flags: u64, cgroup: Option<RawFd>) -> Result<(libc::pid_t, Option<OwnedFd>)> {
+    let mut fd: RawFd = -1;
+    let pid = clone3_inner(flags, cgroup, Some(&mut fd))?;
+    let pidfd = (pid > 0 && fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok((pid, pidfd))
+}
+
+fn clone3_inner(
+    flags: u64,
+    cgroup: Option<RawFd>,
+    pidfd: Option<&mut RawFd>,
+) -> Result<libc::pid_t> {
+    const CLONE_PIDFD: u64 = 0x1000;
     let mut args = CloneArgs {
         flags,
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    if let Some(fd) = pidfd {
+        args.flags |= CLONE_PIDFD;
+        args.pidfd = fd as *mut RawFd as u64;
+    }
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
@@ -318,7 +341,8 @@ pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> Result<libc::pid_t> {
     };
     if r < 0 {
         let e = io::Error::last_os_error();
-        // Older kernels or seccomp'd callers: fall back to clone(2).
+        // Older kernels or seccomp'd callers: fall back to clone(2) (without
+        // a pidfd; callers then signal by pid).
         if e.raw_os_error() == Some(libc::ENOSYS) && cgroup.is_none() {
             let r = unsafe {
                 libc::syscall(
@@ -345,6 +369,20 @@ pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
     }
     let fd = r;
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Signal a child: through its pidfd where there is one (never a reused
+/// pid), else by pid (only for a child not yet reaped, whose pid cannot be
+/// reused). A process that is already gone is fine.
+pub fn kill_child(pid: libc::pid_t, pidfd: Option<&OwnedFd>, sig: i32) {
+    match pidfd {
+        Some(fd) => {
+            let _ = pidfd_send_signal(fd, sig);
+        }
+        None => unsafe {
+            libc::kill(pid, sig);
+        },
+    }
 }
 
 pub fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> Result<()> {

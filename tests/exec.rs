@@ -313,3 +313,98 @@ fn root_exec_detached_preserve_fds_exactly_as_runc() {
         "fd 4 did not read the host file: {got:?}"
     );
 }
+
+/// A child with exactly pid `pid` (clone3 `set_tid`), running `sleep 60` in
+/// our own namespaces: a process that recycled a container's pid.
+fn spawn_with_pid(pid: i32) -> i32 {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let tid = [pid];
+    let prog = c"/bin/sleep";
+    let argv = [c"sleep".as_ptr(), c"60".as_ptr(), std::ptr::null()];
+    let mut args = CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: tid.as_ptr() as u64,
+        set_tid_size: 1,
+        ..Default::default()
+    };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r == 0 {
+        unsafe {
+            libc::execv(prog.as_ptr(), argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    assert_eq!(
+        r,
+        pid as i64,
+        "clone3 set_tid {pid}: {}",
+        std::io::Error::last_os_error()
+    );
+    pid
+}
+
+/// Stale pids: `exec` must join the container it checked, never whatever
+/// process holds the container's pid number when it joins. The exec is
+/// stopped right after its liveness check (myrt's debug fault point
+/// `exec:1:stop`); meanwhile the container's init dies and is reaped, and
+/// a process of the host (our own namespaces) takes its pid. Joining by
+/// pid number would run the command in the host's namespaces (nothing to
+/// join: they are ours) — a container process outside the container.
+/// Joining through a pidfd opened before the check fails instead.
+#[test]
+fn root_exec_never_joins_a_recycled_pid() {
+    if !is_myrt() {
+        eprintln!("skipped: needs myrt's fault points");
+        return;
+    }
+    let rt = Runtime::new();
+    let b = sleeper("stalepid").set("/hostname", json!("inside"));
+    let c = running(&rt, &b);
+    let pid = c.pid();
+    let mut cmd = rt.command(&["exec", &c.id, "hostname"]);
+    cmd.env("MYRT_FAULT", "exec:1:stop")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let exec = cmd.spawn().unwrap();
+    let epid = exec.id() as i32;
+    wait_until("exec stopped after its liveness check", CMD_TIMEOUT, || {
+        let stat = fs::read_to_string(format!("/proc/{epid}/stat")).ok()?;
+        let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+        (state == 'T').then_some(())
+    });
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(wait_pid(pid, CMD_TIMEOUT).is_some(), "init not reaped");
+    let decoy = spawn_with_pid(pid);
+    unsafe { libc::kill(epid, libc::SIGCONT) };
+    let o = exec.wait_with_output().unwrap();
+    unsafe { libc::kill(decoy, libc::SIGKILL) };
+    wait_pid(decoy, CMD_TIMEOUT);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !o.status.success(),
+        "exec ran in the namespaces of the process that recycled the init's pid \
+         (printed hostname {out:?}); stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    drop(c);
+}
