@@ -613,11 +613,17 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         "PWR" => libc::SIGPWR,
         "SYS" => libc::SIGSYS,
         _ => {
-            if let Some(rest) = name.strip_prefix("RTMIN+") {
-                let k: i32 = rest
-                    .parse()
-                    .map_err(|_| msg(format!("invalid signal {s:?}")))?;
-                return Ok(libc::SIGRTMIN() + k);
+            // RTMIN+k and RTMAX-k, within SIGRTMIN..=SIGRTMAX.
+            let (lo, hi) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+            let rt = if let Some(rest) = name.strip_prefix("RTMIN+") {
+                rest.parse::<i32>().ok().and_then(|k| lo.checked_add(k))
+            } else if let Some(rest) = name.strip_prefix("RTMAX-") {
+                rest.parse::<i32>().ok().and_then(|k| hi.checked_sub(k))
+            } else {
+                None
+            };
+            if let Some(n) = rt.filter(|n| (lo..=hi).contains(n)) {
+                return Ok(n);
             }
             if name == "RTMIN" {
                 return Ok(libc::SIGRTMIN());

@@ -514,6 +514,16 @@ fn root_cli_numbers_are_errors_not_panics() {
         let o = exec_cmd(cmd, None, Sink::Pipe, std::time::Duration::from_secs(10));
         assert_error_not_panic(&o, &["--interval"]);
     }
+    for sig in [
+        "RTMIN+2147483647",
+        "RTMIN+100",
+        "RTMIN+-1",
+        "RTMAX-99",
+        "99",
+    ] {
+        let o = c.cmd(&["kill", &c.id, sig]);
+        assert_error_not_panic(&o, &["invalid signal"]);
+    }
     let o = c.exec(&["--preserve-fds", "4294967295"], &["true"]);
     assert!(!o.stderr.contains("panicked"), "{o}");
     assert!(o.stderr.contains("--preserve-fds"), "{o}");
