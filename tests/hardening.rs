@@ -326,6 +326,31 @@ fn root_devices_update_does_not_flap() {
     assert!(after.lines().any(|l| l == "c 10:229 rwm"), "{after}");
     let o = c.exec(&[], &["sh", "-c", "(exec 3</dev/hostblk) && echo blk-r-ok"]);
     assert_eq!(o.stdout, "blk-r-ok\n", "{o}");
+
+    // Taking the rule away: one write to devices.deny, nothing else.
+    fs::write(
+        &r,
+        json!({"devices": [{"allow": false, "access": "rwm"}]}).to_string(),
+    )
+    .unwrap();
+    let n = writes_during(&files, || {
+        c.cmd(&["update", "-r", r.to_str().unwrap(), &c.id]).ok();
+    });
+    assert_eq!(
+        n,
+        [0, 1],
+        "update should only remove b 7:0 r (allow, deny writes)"
+    );
+    assert_eq!(cgroup_read("devices", &c.cgname, "devices.list"), before);
+    let o = c.exec(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "(exec 3</dev/hostblk) 2>/dev/null || echo blk-denied",
+        ],
+    );
+    assert_eq!(o.stdout, "blk-denied\n", "{o}");
 }
 
 // ---------------------------------------------------------------------------
