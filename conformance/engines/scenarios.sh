@@ -16,11 +16,13 @@ podman_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-det
 	pause stats kill stop restart rm read-only tmpfs volume user cap-drop
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
 	memory cpu pids update cwd-hostname rlimit sysctl devices logs host-ns init-process cgroupns
-	oom-score-adj masked-paths cap-add shm-size rootfs-dir net-share pod"
+	oom-score-adj masked-paths cap-add shm-size rootfs-dir net-share pod rm-paused
+	exec-opts preserve-fds annotations hooks parallel"
 containerd_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-detach ps
 	pause metrics kill restart rm read-only tmpfs volume user cap-drop
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
-	memory cpu pids update no-pivot cwd devices host-ns kill-all rootfs-dir"
+	memory cpu pids update no-pivot cwd devices host-ns kill-all rootfs-dir rm-paused
+	annotations parallel"
 
 scenario_names() { # ENGINE
 	local v=${1}_scenarios
@@ -433,6 +435,34 @@ containerd_rootfs-dir() {
 	out=$(C run --rm $(copts "$N") --rootfs --env PATH=/bin "$WORK/rootfs-$N" "$N" sh -c 'echo from-dir; touch /new'); rc=$?
 	expect_eq "$rc $out" "0 from-dir" "exit status and output"
 	[ -e "$WORK/rootfs-$N/new" ] || fail "write to / did not reach the directory"
+}
+containerd_rm-paused() {
+	cstart "$N" -- sleep 300
+	pid=$(ctask_pid "$N")
+	C task exec -d --exec-id e1 --fifo-dir "$CD/fifo" "$N" sleep 301 || fail "exec -d failed"
+	C task pause "$N" || fail "pause failed"
+	C task rm -f "$N" || fail "task rm -f of a paused task failed"
+	wait_for test ! -e "/proc/$pid" || fail "the paused init $pid still exists"
+	left=$(leftovers "${CRR[0]}/$NS/$N" "$CGP/ctr/$N")
+	[ -z "$left" ] || fail "left behind after task rm -f:$left"
+}
+containerd_annotations() {
+	# 3 x 100 KiB of annotations in config.json (each argument < 128 KiB)
+	big=$(head -c 102400 /dev/zero | tr '\0' a)
+	out=$(crun "$N" --annotation "a1=$big" --annotation "a2=$big" --annotation "a3=$big" -- echo ok); rc=$?
+	expect_eq "$rc $out" "0 ok" "exit status and output with 300 KiB of annotations"
+}
+containerd_parallel() {
+	local i pids=() rc=0
+	for i in 1 2 3 4 5 6; do
+		crun "$N-$i" -- sh -c "exit $i" &
+		pids+=($!)
+	done
+	for i in 1 2 3 4 5 6; do
+		wait "${pids[$((i - 1))]}"
+		rc=$?
+		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
+	done
 }
 
 # ================================================================ podman ===
@@ -855,4 +885,74 @@ podman_pod() {
 	expect_eq "$(echo $out)" "$(for n in net ipc uts; do readlink "/proc/$pid/ns/$n"; done | tr '\n' ' ')$(P exec "$N-a" hostname)" "namespaces shared in the pod"
 	P pod stop -t 1 "$N-pod" >/dev/null || fail "pod stop failed"
 	P pod rm -f "$N-pod" >/dev/null || fail "pod rm failed"
+}
+podman_rm-paused() {
+	pstart "$N" "$IMG" sleep 300
+	pid=$(ppid "$N")
+	P exec -d "$N" sleep 301 >/dev/null || fail "exec -d failed"
+	P pause "$N" >/dev/null || fail "pause failed"
+	P rm -f -t 0 "$N" >/dev/null || fail "rm -f of a paused container failed"
+	wait_for test ! -e "/proc/$pid" || fail "the paused init $pid still exists"
+}
+podman_exec-opts() {
+	pstart "$N" --cap-drop ALL "$IMG" sleep 300
+	out=$(P exec --workdir /tmp --privileged "$N" sh -c 'pwd; awk '\''/^CapEff/ { print $2 }'\'' /proc/self/status'); rc=$?
+	expect_eq "$rc" 0 "exec exit status"
+	expect_eq "$(echo $out)" "/tmp $(awk '/^CapEff/ { print $2 }' /proc/self/status)" "exec --workdir, exec --privileged (all caps)"
+	out=$(P exec "$N" awk '/^CapEff/ { print $2 }' /proc/self/status)
+	expect_eq "$out" 0000000000000000 "CapEff of a plain exec"
+}
+podman_preserve-fds() {
+	echo via-fd-3 >"$WORK/fd-$N"
+	out=$(P run --rm --name "$N" "${PO[@]}" --preserve-fds 1 "$IMG" sh -c 'cat <&3; ls /proc/self/fd | wc -l' 3<"$WORK/fd-$N"); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	# fds of `ls`: 0 1 2, 3 (preserved) and the one it reads /proc/self/fd with
+	expect_eq "$(echo $out)" "via-fd-3 5" "fd 3 passed, nothing more"
+	pstart "$N-2" "$IMG" sleep 300
+	out=$(P exec --preserve-fds 1 "$N-2" sh -c 'cat <&3; ls /proc/self/fd | wc -l' 3<"$WORK/fd-$N"); rc=$?
+	expect_eq "$rc" 0 "exec exit status"
+	expect_eq "$(echo $out)" "via-fd-3 5" "exec: fd 3 passed, nothing more"
+}
+podman_annotations() {
+	big=$(head -c 102400 /dev/zero | tr '\0' a)
+	out=$(prun "$N" --annotation "a1=$big" --annotation "a2=$big" --annotation "a3=$big" "$IMG" echo ok); rc=$?
+	expect_eq "$rc $out" "0 ok" "exit status and output with 300 KiB of annotations"
+}
+podman_hooks() {
+	# OCI hooks (podman's hooks.d format) run by the runtime at each stage
+	local h=$WORK/hooks-$N st
+	mkdir -p "$h/d" "$h/out"
+	for st in prestart createRuntime poststart poststop; do
+		jq -n --arg st "$st" --arg out "$h/out/$st" '{version: "1.0.0",
+		  hook: {path: "/bin/sh", args: ["sh", "-c", ("cat >" + $out)]},
+		  when: {always: true}, stages: [$st]}' >"$h/d/$st.json"
+	done
+	jq -n '{version: "1.0.0", hook: {path: "/bin/sh", args: ["sh", "-c", "cat >/tmp/startContainer"]},
+	  when: {always: true}, stages: ["startContainer"]}' >"$h/d/startContainer.json"
+	P --hooks-dir "$h/d" run -d --name "$N" "${PO[@]}" "$IMG" sleep 300 >/dev/null || fail "run -d with hooks failed"
+	wait_for pis "$N" running || fail "not running"
+	id=$(P inspect -f '{{.Id}}' "$N")
+	for st in prestart createRuntime poststart; do
+		wait_for test -s "$h/out/$st" || fail "$st hook did not run (or got no state)"
+		expect_eq "$(jq -r .id "$h/out/$st")" "$id" "$st hook: id in the state"
+	done
+	expect_eq "$(jq -r .status "$h/out/createRuntime")" creating "createRuntime hook: status"
+	# runc 1.1 says creating, crun and myrt created (issue 6)
+	expect_match "$(jq -r .status "$h/out/prestart")" "creat@(ed|ing)" "prestart hook: status"
+	expect_eq "$(P exec "$N" sh -c 'cat /tmp/startContainer' | jq -r .id)" "$id" "startContainer hook (in the container): id"
+	P --hooks-dir "$h/d" rm -f -t 0 "$N" >/dev/null || fail "rm failed"
+	wait_for test -s "$h/out/poststop" || fail "poststop hook did not run"
+	expect_eq "$(jq -r .id "$h/out/poststop")" "$id" "poststop hook: id in the state"
+}
+podman_parallel() {
+	local i pids=() rc=0
+	for i in 1 2 3 4 5 6; do
+		prun "$N-$i" "$IMG" sh -c "exit $i" &
+		pids+=($!)
+	done
+	for i in 1 2 3 4 5 6; do
+		wait "${pids[$((i - 1))]}"
+		rc=$?
+		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
+	done
 }
