@@ -58,9 +58,11 @@ in_pty() {
 	rm -f "$WORK/pty.$N"
 	return $rc
 }
-# the cgroup directory of PID in the v1 hierarchy CONTROLLER
+# the cgroup directory of PID in the v1 hierarchy CONTROLLER (the checks of
+# cgroup files are written for cgroup v1, the layout of CI's hosts)
 cg_of() { # PID CONTROLLER
 	local p
+	[ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ] || na "checks cgroup v1 files; this host is cgroup v2"
 	p=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
 	[ -n "$p" ] || fail "no $2 cgroup for pid $1"
 	echo "/sys/fs/cgroup/$2$p"
@@ -95,7 +97,7 @@ SECCOMP_DENY_MKDIR='{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": [
 engine_env_containerd() {
 	CD=$WORK/containerd
 	SOCK=$CD/containerd.sock
-	NS=myrt-engines
+	NS=myrt-engines-$UNIQ
 	CIMG=localhost/myrt-bb:latest
 	CTR=(ctr --address "$SOCK" -n "$NS")
 	# --cgroup is per container: crun_opts NAME
@@ -157,14 +159,26 @@ engine_teardown_containerd() {
 }
 
 scenario_cleanup_containerd() {
-	local rc=$? c left=''
+	local rc=$? c d left=''
 	trap - EXIT
-	for c in $(C containers ls -q 2>/dev/null | grep "^$N"); do
+	for c in $(C containers ls -q 2>/dev/null | grep -E "^$N(-|\$)"); do
 		C task kill -a -s SIGKILL "$c" >/dev/null 2>&1
 		C task rm -f "$c" >/dev/null 2>&1
 		C containers rm "$c" >/dev/null 2>&1
+	done
+	# every container of this scenario, removed or not: its state (in the
+	# --runc-root, or the default root of runc from the PATH) and cgroup
+	for d in "${CRR[0]}/$NS/$N" "${CRR[0]}/$NS/$N"-* "/run/containerd/runc/$NS/$N" "/run/containerd/runc/$NS/$N"-* \
+		"/sys/fs/cgroup/memory$CGP/ctr/$N" "/sys/fs/cgroup/memory$CGP/ctr/$N"-*; do
+		[ -e "$d" ] || continue
+		c=${d##*/}
 		left+=$(leftovers "${CRR[0]}/$NS/$c" "$CGP/ctr/$c")
 		left+=$(leftovers "/run/containerd/runc/$NS/$c" "$CGP/ctr/$c")
+		if [ -n "$left" ]; then # clean up after the runtime
+			"$RT" --root "${CRR[0]}/$NS" delete --force "$c" >/dev/null 2>&1
+			"$RT" --root "/run/containerd/runc/$NS" delete --force "$c" >/dev/null 2>&1
+			rm -rf "${CRR[0]}/$NS/$c" "/run/containerd/runc/$NS/$c"
+		fi
 	done
 	if [ -n "$left" ] && [ $rc -eq 0 ]; then
 		fail "left behind after removal:$left"
@@ -502,6 +516,7 @@ podman_init() { # private configuration and the image (idempotent)
 		events_logger = "file"
 		events_logfile_path = "$PD/events.log"
 		volume_path = "$PD/volumes"
+		image_copy_tmp_dir = "$PD/tmp"
 		runtime_supports_json = ["myrt", "crun", "runc", "kata", "runsc", "youki", "krun"]
 		[network]
 		network_config_dir = "$PD/networks"
@@ -536,20 +551,25 @@ engine_teardown_podman() {
 
 podman_ids() { # IDs of every container of this scenario, from the event log
 	[ -f "$PD/events.log" ] || return 0
-	jq -r --arg n "$N" 'select(.Type == "container" and (.Name // "" | startswith($n))) | .ID' "$PD/events.log" 2>/dev/null | sort -u
+	jq -r --arg n "$N" 'select(.Type == "container" and (.Name // "" | . == $n or startswith($n + "-"))) | .ID' "$PD/events.log" 2>/dev/null | sort -u
 }
 
 scenario_cleanup_podman() {
 	local rc=$? c id left=''
 	trap - EXIT
-	for c in $(P pod ps --format '{{.Name}}' 2>/dev/null | grep "^$N"); do
+	for c in $(P pod ps --format '{{.Name}}' 2>/dev/null | grep -E "^$N(-|\$)"); do
 		P pod rm -f -t 0 "$c" >/dev/null 2>&1
 	done
-	for c in $(P ps -a --format '{{.Names}}' 2>/dev/null | grep "^$N"); do
+	for c in $(P ps -a --format '{{.Names}}' 2>/dev/null | grep -E "^$N(-|\$)"); do
 		P rm -f -t 0 "$c" >/dev/null 2>&1
 	done
 	for id in $(podman_ids); do
-		left+=$(leftovers "$PSTATE/$id" "$CGP/podman/libpod-$id")
+		c=$(leftovers "$PSTATE/$id" "$CGP/podman/libpod-$id")
+		if [ -n "$c" ]; then # clean up after the runtime
+			left+=$c
+			"$RT" delete --force "$id" >/dev/null 2>&1
+			rm -rf "${PSTATE:?}/$id"
+		fi
 	done
 	if [ -n "$left" ] && [ $rc -eq 0 ]; then
 		fail "left behind after removal:$left"
