@@ -880,6 +880,21 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
         let made = match direct {
             Some(Ok(())) => return Ok(()),
             Some(Err(e)) => Err(e),
+            // A tmpfs is filled (tmpcopyup, mode) before it is made
+            // read-only: `ro` goes on the mount once that is done (the
+            // superblock has no other mount).
+            None if typ == "tmpfs" => {
+                let rw = Options {
+                    flags: opts.flags & !libc::MS_RDONLY,
+                    data: opts.data.clone(),
+                    ..Default::default()
+                };
+                sys::fs_mount(
+                    typ,
+                    &fs_params(&rw, &src),
+                    remount_attrs(flags & !libc::MS_RDONLY).0,
+                )
+            }
             None => sys::fs_mount(typ, &fs_params(&opts, &src), remount_attrs(flags).0),
         };
         let mnt = match made {
@@ -900,6 +915,13 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
         };
         if typ == "tmpfs" {
             tmpfs_contents(&mnt, &target, before.as_ref(), &opts).field(field)?;
+            if flags & libc::MS_RDONLY != 0 {
+                let ro = MountAttr {
+                    attr_set: MOUNT_ATTR_RDONLY,
+                    ..Default::default()
+                };
+                sys::mount_setattr(&mnt, false, &ro).field(field)?;
+            }
         }
         if opts.rec_set != 0 || opts.rec_clr != 0 {
             set_recursive_attrs(&mnt, opts.rec_set, opts.rec_clr).field(field)?;

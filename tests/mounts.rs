@@ -112,7 +112,8 @@ fn root_device_already_in_rootfs() {
 
 /// podman `--tmpfs /scratch --user 65534`: a tmpfs on a directory that
 /// the image does not have keeps tmpfs's mode 1777 (that user can write);
-/// on a directory the image has, it takes that directory's mode.
+/// on a directory the image has, it takes that directory's mode (also when
+/// the tmpfs is read-only).
 #[test]
 fn root_tmpfs_mode_follows_runc() {
     let rt = Runtime::new();
@@ -127,13 +128,13 @@ fn root_tmpfs_mode_follows_runc() {
         )
         .set(
             "/mounts/-",
-            json!({"destination": "/opt", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}),
+            json!({"destination": "/opt", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "ro", "tmpcopyup"]}),
         )
         .set("/process/user", json!({"uid": 65534, "gid": 65534}))
-        .sh("stat -c %a /scratch /opt; touch /scratch/x && echo wrote");
+        .sh("stat -c %a /scratch /opt; touch /scratch/x && echo wrote; touch /opt/x 2>/dev/null || echo ro");
     let o = rt.run(&b);
     o.ok();
-    assert_eq!(o.stdout, "1777\n750\nwrote\n", "{o}");
+    assert_eq!(o.stdout, "1777\n750\nwrote\nro\n", "{o}");
 }
 
 /// Bind mounts with data options (the kernel ignores them, runc accepts
