@@ -826,7 +826,13 @@ fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
                 msg: "missing (required unless the mount is a bind mount)".into(),
             });
         }
-        let before = lstat_in_root(rootfd, m.destination());
+        // What is at the destination already matters for proc and sysfs
+        // (no symlink) and tmpfs (its mode); other types skip the lookup.
+        let before = if matches!(typ, "proc" | "sysfs" | "tmpfs") {
+            lstat_in_root(rootfd, m.destination())
+        } else {
+            None
+        };
         if (typ == "proc" || typ == "sysfs")
             && before.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
         {
