@@ -3,8 +3,13 @@
 //! masked and read-only paths, then pivot_root (or MS_MOVE + chroot).
 //!
 //! Every destination inside the rootfs is resolved with `openat2`
-//! (`RESOLVE_IN_ROOT`) and mounted onto that fd through `/proc/self/fd/N`,
-//! so a symlink planted by the container cannot redirect a mount to the host.
+//! (`RESOLVE_IN_ROOT`) and mounted onto that fd (through `/proc/self/fd/N`,
+//! or with `move_mount`), so a symlink planted by the container cannot
+//! redirect a mount to the host. A mount that needs anything done after it
+//! is made (bind flags, recursive attributes, propagation, an idmap, a
+//! tmpfs's contents) is made detached (`open_tree`, `fsmount`), set up on
+//! its fd and only then attached: no path is resolved twice. The root is
+//! held by the fd of its mount from the moment it is mounted.
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
