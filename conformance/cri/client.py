@@ -257,7 +257,9 @@ def pod(cri, a):
         # kubelet treats an error or a non-zero status alike (probe fails)
         try:
             r = cri.rt("ExecSync", container_id=state["app"], cmd=["/no/such/binary"], timeout=20)
-        except cri.grpc.RpcError:
+        except cri.grpc.RpcError as e:
+            # containerd passes the runtime's error up to kubelet's event
+            expect("no such file or directory" in (e.details() or ""), "error does not say why: %r" % e.details())
             return
         expect(r.exit_code != 0, "exec of a missing binary exited 0")
 
