@@ -439,7 +439,7 @@ fn root_vm_devices_default_deny() {
 }
 
 /// `linux.devices` nodes are allowed on v2 (and stay allowed after an
-/// update), even when `linux.resources.devices` denies all.
+/// update) when `linux.resources.devices` does not reset the list.
 #[test]
 #[ignore = "needs cgroup v2: run by .ci/cgroup2 inside the VM"]
 fn root_vm_devices_linux_devices_allowed() {
@@ -450,6 +450,7 @@ fn root_vm_devices_linux_devices_allowed() {
             "/linux/devices",
             json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]),
         )
+        .remove("/linux/resources/devices")
         .args(&["sleep", "300"]);
     let c = rt.create_start(&b);
     let probe = "(exec 3<>/dev/fuse) && echo fuse-ok; \

@@ -222,20 +222,37 @@ fn root_devices_default_deny() {
     }
 }
 
-/// Every node of `linux.devices` is allowed (as runc does), even when
-/// `linux.resources.devices` denies all; other devices stay denied.
+/// Every node of `linux.devices` is allowed: with no device rules, or with
+/// rules that do not reset the list, the container can use the devices it
+/// was given; other devices stay denied. The config's own rules come after
+/// the nodes, so a deny-all there still denies them (runtime-spec order, and
+/// what conformance/ checks).
 #[test]
 fn root_devices_linux_devices_are_allowed() {
     let rt = Runtime::new();
-    let b = device_bundle("devnodes").set(
-        "/linux/devices",
-        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]),
-    );
-    let b = b.sh("(exec 3<>/dev/fuse) && echo fuse-ok; \
-                  (exec 3</dev/hostblk) 2>/dev/null && echo blk-open || echo blk-denied");
-    let o = rt.run(&b);
-    o.ok();
-    assert_eq!(o.stdout, "fuse-ok\nblk-denied\n", "{o}");
+    let probe = "(exec 3<>/dev/fuse) 2>/dev/null && echo fuse-ok || echo fuse-denied; \
+                 (exec 3</dev/hostblk) 2>/dev/null && echo blk-open || echo blk-denied";
+    let allow_null = json!([{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]);
+    let deny_all = json!([{"allow": false, "access": "rwm"}]);
+    for (devices, want) in [
+        (None, "fuse-ok\nblk-denied\n"),
+        (Some(allow_null), "fuse-ok\nblk-denied\n"),
+        (Some(deny_all), "fuse-denied\nblk-denied\n"),
+    ] {
+        let b = device_bundle("devnodes")
+            .set(
+                "/linux/devices",
+                json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]),
+            )
+            .with(|v| match &devices {
+                None => json_remove(v, "/linux/resources/devices"),
+                Some(d) => json_set(v, "/linux/resources/devices", d.clone()),
+            })
+            .sh(probe);
+        let o = rt.run(&b);
+        o.ok();
+        assert_eq!(o.stdout, want, "devices {devices:?}: {o}");
+    }
 }
 
 /// Counts writes to each of `files` (inotify IN_MODIFY: every write(2) to a
@@ -292,6 +309,7 @@ fn root_devices_update_does_not_flap() {
             "/linux/devices",
             json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]),
         )
+        .remove("/linux/resources/devices")
         .args(&["sleep", "60"]);
     let c = rt.create_start(&b);
     let dir = cgroup_v1_dir("devices", &c.cgname);
@@ -308,9 +326,8 @@ fn root_devices_update_does_not_flap() {
     let r = b.path("res.json");
     fs::write(
         &r,
-        json!({"devices": [{"allow": false, "access": "rwm"},
-                           {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}]})
-        .to_string(),
+        json!({"devices": [{"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}]})
+            .to_string(),
     )
     .unwrap();
     let n = writes_during(&files, || {
@@ -328,11 +345,7 @@ fn root_devices_update_does_not_flap() {
     assert_eq!(o.stdout, "blk-r-ok\n", "{o}");
 
     // Taking the rule away: one write to devices.deny, nothing else.
-    fs::write(
-        &r,
-        json!({"devices": [{"allow": false, "access": "rwm"}]}).to_string(),
-    )
-    .unwrap();
+    fs::write(&r, json!({"devices": []}).to_string()).unwrap();
     let n = writes_during(&files, || {
         c.cmd(&["update", "-r", r.to_str().unwrap(), &c.id]).ok();
     });

@@ -8,8 +8,8 @@
 //! earlier one. A rule of type `a` with wildcard major and minor switches the
 //! whole cgroup to allow-all or deny-all and drops the rules before it (the v1
 //! kernel does the same). A container's policy ([`policy`]) starts with
-//! deny-all, then the config's rules, then allow rules for the nodes of
-//! `linux.devices` and the runtime's default devices
+//! deny-all, then allow rules for the nodes of `linux.devices`, then the
+//! config's rules, then the runtime's default devices
 //! ([`default_allowed_devices`]): it never fails open.
 
 use std::io;
@@ -182,11 +182,13 @@ pub fn rules_with_defaults(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>
     Ok(out)
 }
 
-/// The device policy of a container, as runc and crun build it: deny every
-/// device, then the config's `linux.resources.devices` in order, then an
-/// allow rule for every node of `linux.devices`, then the runtime's
-/// defaults ([`default_allowed_devices`]). Nothing is allowed that no rule
-/// allows, whatever the config says or leaves out.
+/// The device policy of a container: deny every device (as runc and crun
+/// start), then an allow rule for every node of `linux.devices` (a
+/// container may use the devices it is given), then the config's
+/// `linux.resources.devices` in order (so they can still deny one of those
+/// nodes, as the runtime-spec's examples do), then the runtime's defaults
+/// ([`default_allowed_devices`]). Nothing is allowed that no rule allows,
+/// whatever the config says or leaves out.
 pub fn policy(spec: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<Vec<DeviceRule>> {
     let mut out = Vec::with_capacity(spec.len() + nodes.len() + 12);
     out.push(DeviceRule {
@@ -197,13 +199,13 @@ pub fn policy(spec: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<Vec<D
         access: ACC_ALL,
         field: "linux.resources.devices (runtime default deny)".into(),
     });
-    for (i, d) in spec.iter().enumerate() {
-        if let Some(r) = DeviceRule::from_spec(&format!("{FIELD}[{i}]"), d)? {
+    for (i, d) in allow_rules_for_devices(nodes).iter().enumerate() {
+        if let Some(r) = DeviceRule::from_spec(&format!("linux.devices[{i}]"), d)? {
             out.push(r);
         }
     }
-    for (i, d) in allow_rules_for_devices(nodes).iter().enumerate() {
-        if let Some(r) = DeviceRule::from_spec(&format!("linux.devices[{i}]"), d)? {
+    for (i, d) in spec.iter().enumerate() {
+        if let Some(r) = DeviceRule::from_spec(&format!("{FIELD}[{i}]"), d)? {
             out.push(r);
         }
     }
