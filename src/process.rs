@@ -1100,9 +1100,21 @@ pub struct ExecArgs<'a> {
 /// Returns (pid, pty master for the relay).
 pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let joins = namespaces::of_process(a.container_pid, &a.namespaces);
+    // A container without a mount namespace is chrooted in the host's:
+    // the exec'd process enters the same root.
+    let chroot = if a.namespaces.contains(&LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(sys::open(
+            Path::new(&format!("/proc/{}/root", a.container_pid)),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?)
+    };
     // Still the init that passed the liveness check (the pidfd was opened
-    // before it): then `/proc/<pid>` read above was that process. Checked
-    // here too because with no namespace to join nothing else would.
+    // before it): then `/proc/<pid>` read above (namespaces, root) was that
+    // process. Checked here too because with no namespace to join nothing
+    // else would.
     if sys::pidfd_send_signal(&a.container, 0).is_err() {
         return Err(Error::Child(
             "the container's init exited (container not running)".into(),
@@ -1115,17 +1127,6 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     // container's mount namespace (where /proc is the container's).
     let proc = sys::ProcFs::open_host()?;
     let cg_fd = a.cgroup.dir_fd()?;
-    // A container without a mount namespace is chrooted in the host's:
-    // the exec'd process enters the same root.
-    let chroot = if a.namespaces.contains(&LinuxNamespaceType::Mount) {
-        None
-    } else {
-        Some(sys::open(
-            Path::new(&format!("/proc/{}/root", a.container_pid)),
-            libc::O_PATH | libc::O_DIRECTORY,
-            0,
-        )?)
-    };
     let mut restore = None;
     if joins & libc::CLONE_NEWPID != 0 {
         let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;

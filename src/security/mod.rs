@@ -1,5 +1,5 @@
 //! Process security: the user and groups, the five capability sets,
-//! no_new_privs, rlimits, oom_score_adj, the session keyring, AppArmor, fd
+//! no_new_privs, rlimits, the session keyring, AppArmor, fd
 //! hygiene before execve. seccomp lives in [`seccomp`], the sealed image of
 //! the runtime binary in [`exe`].
 
@@ -249,14 +249,6 @@ pub fn set_io_priority(p: &Process) -> Result<()> {
     let value = (class << 13) | io.priority();
     if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) } < 0 {
         return Err(field("process.ioPriority", sys::last("ioprio_set")));
-    }
-    Ok(())
-}
-
-pub fn set_oom_score_adj(p: &Process) -> Result<()> {
-    if let Some(v) = p.oom_score_adj() {
-        sys::write_file("/proc/self/oom_score_adj", v.to_string().as_bytes())
-            .map_err(|e| field("process.oomScoreAdj", e))?;
     }
     Ok(())
 }
