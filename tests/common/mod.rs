@@ -1051,10 +1051,17 @@ impl<'a> Container<'a> {
     /// exit and returns its exit code (128+signal if killed).
     #[track_caller]
     pub fn wait_exit(&self) -> i32 {
+        self.wait_exit_within(Duration::from_secs(20))
+    }
+
+    /// `wait_exit` for a program that is slow by design (e.g. in the
+    /// emulated cgroup v2 VM).
+    #[track_caller]
+    pub fn wait_exit_within(&self, timeout: Duration) -> i32 {
         let pid = self.pid.get();
         assert!(pid > 0, "no pid recorded for {}", self.id);
         assert!(!self.reaped.get(), "{} already reaped", self.id);
-        let code = wait_pid(pid, Duration::from_secs(20))
+        let code = wait_pid(pid, timeout)
             .unwrap_or_else(|| panic!("container {} (pid {pid}) did not exit", self.id));
         self.reaped.set(true);
         live_inits().lock().unwrap().remove(&pid);
