@@ -17,12 +17,13 @@ podman_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-det
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
 	memory cpu pids update cwd-hostname rlimit sysctl devices logs host-ns init-process cgroupns
 	oom-score-adj masked-paths cap-add shm-size rootfs-dir net-share pod rm-paused
-	exec-opts preserve-fds annotations hooks parallel"
+	exec-opts preserve-fds annotations hooks parallel stdin same-default same-user
+	same-privileged same-exec"
 containerd_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-detach ps
 	pause metrics kill restart rm read-only tmpfs volume user cap-drop
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
 	memory cpu pids update no-pivot cwd devices host-ns kill-all rootfs-dir rm-paused
-	annotations parallel"
+	annotations parallel same-default same-privileged same-exec"
 
 scenario_names() { # ENGINE
 	local v=${1}_scenarios
@@ -89,6 +90,41 @@ leftovers() { # STATE-DIR CGROUP-PATH
 		sleep 0.2
 	done
 	echo "$out"
+}
+# What a process sees of its container, normalised (no ids, pids, dates or
+# overlay paths): the same-* scenarios record it with runc and compare
+# myrt's with it.
+PROBE='grep -E "^(Cap|NoNewPrivs|Seccomp:|Uid|Gid|Groups|Umask)" /proc/self/status
+id; hostname; ulimit -a; env | sort
+ls -ln /dev | awk "NR > 1 { print \$1, \$3, \$4, \$5, \$6, \$NF }"
+stat -c "%a %u %g %F %n" / /tmp /dev /dev/shm /dev/pts /dev/mqueue /proc /sys /etc/hosts /etc/resolv.conf /etc/hostname 2>&1
+awk "{ for (i = 7; \$i != \"-\"; i++); fs = \$(i + 1); o = \$(i + 3); if (fs == \"overlay\") o = \"-\"; print \$5, \$6, fs, o }" /proc/self/mountinfo | sort
+cat /proc/self/oom_score_adj; cat /proc/self/loginuid 2>/dev/null; echo'
+# Accepted differences from runc, by design (docs/engines.md), taken out of
+# both outputs before they are compared:
+# - a masked file is a bind of the host's /dev/null, checked to be the null
+#   device (runc binds the container's, which the container can replace):
+#   its mountinfo line says devtmpfs; a masked directory's read-only tmpfs
+#   says size=0k. Only "masked" is kept, so a path not masked still differs.
+# - the tmpfs at /sys/fs/cgroup is read-only when the mount asks for ro
+#   (runc 1.1 leaves the tmpfs itself writable; both make the
+#   hierarchies in it read-only).
+# - on a hybrid host the container also gets its own cgroup of the unified
+#   hierarchy at /sys/fs/cgroup/unified (runc 1.1 mounts only v1 ones).
+SAME_ACCEPTED='s#^(/proc/(acpi|kcore|keys|latency_stats|timer_list|timer_stats|sched_debug|scsi)|/sys/firmware|/sys/dev/block) .*#\1 masked#
+s#^/sys/fs/cgroup r[ow],#/sys/fs/cgroup r?,#
+\#^/sys/fs/cgroup/unified #d'
+# same_as_runc WHAT OUTPUT-FILE: record (runc) or compare (myrt)
+same_as_runc() {
+	local ref=$WORK/same-$SC.runc
+	sed -E -i "$SAME_ACCEPTED" "$2"
+	if [ "$RTN" = runc ]; then
+		cp "$2" "$ref"
+		return 0
+	fi
+	[ -f "$ref" ] || fail "no output recorded with runc"
+	diff "$ref" "$2" >"$2.diff" && return 0
+	fail "$1 differs from runc's (< runc, > myrt): $(grep '^[<>]' "$2.diff" | head -8 | tr '\n' '|')"
 }
 SECCOMP_DENY_MKDIR='{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}'
 
@@ -477,6 +513,19 @@ containerd_parallel() {
 		rc=$?
 		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
 	done
+}
+containerd_same-default() {
+	crun "$N" -- sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a default ctr container sees" "$WORK/out-$N"
+}
+containerd_same-privileged() {
+	crun "$N" --privileged -- sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a --privileged ctr container sees" "$WORK/out-$N"
+}
+containerd_same-exec() {
+	cstart "$N" -- sleep 300
+	C task exec --exec-id e1 --fifo-dir "$CD/fifo" "$N" sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a ctr exec process sees" "$WORK/out-$N"
 }
 
 # ================================================================ podman ===
@@ -975,4 +1024,28 @@ podman_parallel() {
 		rc=$?
 		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
 	done
+}
+podman_stdin() {
+	out=$(echo hello-stdin | P run -i --rm --name "$N" "${PO[@]}" "$IMG" cat); rc=$?
+	expect_eq "$rc $out" "0 hello-stdin" "run -i: exit status and stdin echoed"
+	pstart "$N-2" "$IMG" sleep 300
+	out=$(echo hello-exec | P exec -i "$N-2" cat); rc=$?
+	expect_eq "$rc $out" "0 hello-exec" "exec -i: exit status and stdin echoed"
+}
+podman_same-default() {
+	prun "$N" --hostname same "$IMG" sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a default podman container sees" "$WORK/out-$N"
+}
+podman_same-user() {
+	prun "$N" --hostname same --user 1000:1000 --group-add 5 --cap-add NET_ADMIN "$IMG" sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a --user 1000 --cap-add container sees" "$WORK/out-$N"
+}
+podman_same-privileged() {
+	prun "$N" --hostname same --privileged "$IMG" sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a --privileged podman container sees" "$WORK/out-$N"
+}
+podman_same-exec() {
+	pstart "$N" --hostname same "$IMG" sleep 300
+	P exec --user 1000 "$N" sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	same_as_runc "what a podman exec --user 1000 process sees" "$WORK/out-$N"
 }
