@@ -232,6 +232,22 @@ def pod(cri, a):
         expect(shares == "512", "cpu.shares %s" % shares)
         expect(str(state["app_pid"]) in read(mem + "/cgroup.procs").split(), "container pid not in its memory cgroup")
 
+    def update_resources():
+        # kubelet's resize path; containerd's shim runs the runtime's `update`
+        cg = state["app_cg"].lstrip("/")
+        new = pb.LinuxContainerResources(memory_limit_in_bytes=96 << 20, cpu_shares=256, cpu_period=100000, cpu_quota=50000)
+        cri.rt("UpdateContainerResources", container_id=state["app"], linux=new)
+        got = {
+            "memory.limit_in_bytes": read("/sys/fs/cgroup/memory/%s/memory.limit_in_bytes" % cg).strip(),
+            "cpu.shares": read("/sys/fs/cgroup/cpu/%s/cpu.shares" % cg).strip(),
+            "cpu.cfs_quota_us": read("/sys/fs/cgroup/cpu/%s/cpu.cfs_quota_us" % cg).strip(),
+            "cpu.cfs_period_us": read("/sys/fs/cgroup/cpu/%s/cpu.cfs_period_us" % cg).strip(),
+        }
+        want = {"memory.limit_in_bytes": str(96 << 20), "cpu.shares": "256", "cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"}
+        expect(got == want, "cgroup files after update: %s" % got)
+        s = cri.rt("ContainerStatus", container_id=state["app"]).status
+        expect(s.state == pb.CONTAINER_RUNNING, "state after update %s" % pb.ContainerState.Name(s.state))
+
     def pod_namespaces():
         def ns(pid, kind):
             return os.readlink("/proc/%d/ns/%s" % (pid, kind))
@@ -337,6 +353,7 @@ def pod(cri, a):
         ("CreateContainer", create_container),
         ("StartContainer", start_container),
         ("cgroup-limits", cgroup_limits),
+        ("UpdateContainerResources", update_resources),
         ("pod-namespaces", pod_namespaces),
         ("ExecSync-env", exec_env),
         ("ExecSync-exit-status", exec_exit_status),
