@@ -301,13 +301,23 @@ def pod(cri, a):
         expect(wait_until(lambda: not os.path.exists("/proc/%d" % state["app_pid"]), 5), "container pid %d still exists" % state["app_pid"])
 
     def exited_container():
-        # a container that exits on its own with a status (a crashing pod)
+        # a container that exits on its own with a status (a crashing pod),
+        # with a pod securityContext: runAsUser/runAsGroup 1000,
+        # readOnlyRootFilesystem, allowPrivilegeEscalation false
         cfg = pb.ContainerConfig(
             metadata=pb.ContainerMetadata(name="crash", attempt=0),
             image=pb.ImageSpec(image=a.image),
-            command=["/bin/sh", "-c", "exit 7"],
+            command=["/bin/sh", "-c", 'echo "ids $(id -u):$(id -g) $(touch /x 2>/dev/null && echo rw || echo ro) $(grep NoNewPrivs /proc/self/status | tr -d "\t ")"; exit 7'],
             log_path="crash.log",
-            linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(namespace_options=ns_opts)),
+            linux=pb.LinuxContainerConfig(
+                security_context=pb.LinuxContainerSecurityContext(
+                    namespace_options=ns_opts,
+                    run_as_user=pb.Int64Value(value=1000),
+                    run_as_group=pb.Int64Value(value=1000),
+                    readonly_rootfs=True,
+                    no_new_privs=True,
+                )
+            ),
         )
         cid = cri.rt("CreateContainer", pod_sandbox_id=state["pod"], config=cfg, sandbox_config=sandbox_config).container_id
         state["crash"] = cid
@@ -315,6 +325,8 @@ def pod(cri, a):
         s = wait_until(lambda: (lambda s: s if s.state == pb.CONTAINER_EXITED else None)(cri.rt("ContainerStatus", container_id=cid).status), 10)
         expect(s, "container did not exit")
         expect(s.exit_code == 7 and s.reason == "Error", "exit code %d reason %s" % (s.exit_code, s.reason))
+        log = read(os.path.join(sandbox_config.log_directory, "crash.log"))
+        expect(" stdout F ids 1000:1000 ro NoNewPrivs:1\n" in log, "security context not applied: log %r" % log[-200:])
         cri.rt("RemoveContainer", container_id=cid)
         del state["crash"]
 
