@@ -382,6 +382,7 @@ impl Dir {
                 }
                 Err(e) => return Err(e.into()),
             };
+            crate::fault::named("directory opened");
             let got = flock_nb(&fd, exclusive)
                 .map_err(|e| sys::io_err(format!("flock {}", path.display()), e))?;
             if !got {

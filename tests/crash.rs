@@ -687,3 +687,62 @@ fn root_absurd_preserve_fds_is_refused() {
     let b = sleeper();
     create_fails_naming(&b, &["--preserve-fds", "2000000"], &["--preserve-fds"]);
 }
+
+/// Waits until `pid` is stopped (SIGSTOP).
+fn wait_stopped(pid: u32) {
+    wait_until("process stopped", Duration::from_secs(30), || {
+        let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let st = s.rsplit_once(") ")?.1.chars().next()?;
+        (st == 'T').then_some(())
+    });
+}
+
+#[test]
+fn root_lock_is_taken_on_the_current_directory() {
+    // A command that opened a container's directory, and locks it only after
+    // the container was deleted and created again, must notice: it may not
+    // act with the lock of the old directory while another command holds
+    // the lock of the current one.
+    if !fault_hook_available() {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = sleeper();
+    create_ok(&rt, &b);
+    let spawn = |args: &[&str], fault: &str| {
+        let mut c = rt.command(args);
+        c.env("MYRT_FAULT", fault)
+            .env("MYRT_LOCK_TIMEOUT", "120")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // W: kill, stopped between opening the directory and locking it.
+    let mut w = spawn(&["kill", &b.id, "KILL"], "kill:@directory opened:stop");
+    wait_stopped(w.id());
+    // The container is deleted and created again; S, a start of the new
+    // one, stops while it holds the new directory's lock.
+    run_env(&rt, &b, &["delete", "-f", &b.id], &[]).ok();
+    create_ok(&rt, &b);
+    let pid = rt.state(&b.id)["pid"].as_i64().unwrap() as i32;
+    let mut s = spawn(&["start", &b.id], "start:1:stop");
+    wait_stopped(s.id());
+    // W locks the old directory: it must see it is not the current one and
+    // wait for the current one's lock.
+    unsafe { libc::kill(w.id() as i32, libc::SIGCONT) };
+    thread::sleep(Duration::from_millis(700));
+    if let Some(st) = w.try_wait().unwrap() {
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(w.stderr.as_mut().unwrap(), &mut err);
+        panic!("kill acted while start held the lock of the current directory: {st}: {err}");
+    }
+    assert!(pid_alive(pid));
+    unsafe { libc::kill(s.id() as i32, libc::SIGCONT) };
+    assert!(s.wait().unwrap().success());
+    assert!(w.wait().unwrap().success());
+    rt.wait_status(&b.id, "stopped");
+    run_env(&rt, &b, &["delete", "-f", &b.id], &[]).ok();
+    let l = leaks(&rt, &b, &b.id);
+    assert!(l.is_empty(), "{l:?}");
+}
