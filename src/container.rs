@@ -773,8 +773,10 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     crate::fault::point("locked");
     let st = match dir.load() {
         Ok(st) => st,
-        Err(state::Error::NotFound(_)) if force => {
-            // A create that died half-way: just remove what is there.
+        Err(state::Error::NotFound(_) | state::Error::Corrupt { .. }) if force => {
+            // No record (state from an older myrt killed half-way) or an
+            // unreadable one: nothing it names can be found; remove the
+            // directory.
             dir.remove()?;
             return Ok(());
         }

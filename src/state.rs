@@ -276,14 +276,6 @@ fn lock_holder(fd: &OwnedFd) -> String {
     "another process".into()
 }
 
-/// fsync a directory (after a rename in it), so the rename is durable.
-fn sync_dir(path: &Path) {
-    if let Ok(fd) = sys::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
-        // SAFETY: fsync on an fd we own.
-        unsafe { libc::fsync(fd.as_raw_fd()) };
-    }
-}
-
 /// Make the state root if it is missing: its parents with the usual 0755,
 /// the root itself 0700 (it holds every container's config). A directory
 /// that is already there is left exactly as it is (`--root /tmp` must not
@@ -359,7 +351,10 @@ impl Dir {
                 e.into()
             });
         }
-        sync_dir(root);
+        // The directory itself is not fsynced: after a crash of the machine
+        // (the only case where it matters) the cgroups and processes the
+        // record names are gone anyway, and the directory is there under
+        // one of its two names, both of which `delete -f` removes.
         dir.path = path;
         crate::fault::point("record in place");
         Ok(dir)
@@ -452,7 +447,8 @@ impl Dir {
     }
 
     /// Like [`save`](Self::save), and the data is on disk before the rename
-    /// (the write-ahead record must survive a crash of the machine too).
+    /// (fdatasync: after a crash of the machine the record is whole, never
+    /// an empty file).
     pub fn save_durable(&self, st: &State) -> Result<()> {
         let data = serde_json::to_vec(st).expect("state serializes");
         sys::write_atomic_sync(&self.path.join(STATE_FILE), &data, 0o600)?;
