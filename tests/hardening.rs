@@ -382,9 +382,22 @@ impl ForeignCgroup {
         for m in cgroup_mounts() {
             let d = m.join(CGROUP_PARENT.trim_start_matches('/')).join(name);
             fs::create_dir_all(&d).unwrap();
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                if let Ok(v) = fs::read_to_string(d.parent().unwrap().join(f)) {
-                    let _ = fs::write(d.join(f), v.trim());
+            // A v1 cpuset cgroup takes no task until cpuset.cpus and
+            // cpuset.mems are set, and a freshly made parent (/myrt-test on a
+            // clean host) has them empty too: fill the chain from the top.
+            let below: Vec<&Path> = d
+                .ancestors()
+                .take_while(|a| a.starts_with(&m) && *a != m.as_path())
+                .collect();
+            for dir in below.into_iter().rev() {
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let mine = fs::read_to_string(dir.join(f)).unwrap_or_default();
+                    if !mine.trim().is_empty() {
+                        continue;
+                    }
+                    if let Ok(v) = fs::read_to_string(dir.parent().unwrap().join(f)) {
+                        let _ = fs::write(dir.join(f), v.trim());
+                    }
                 }
             }
             dirs.push(d);
