@@ -415,11 +415,13 @@ impl ForeignCgroup {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
+        // Kept before the joins: if one fails, Drop still kills the sleeper,
+        // so the directories it already joined can be removed.
+        self.sleeper = Some(child);
         for d in &self.dirs {
             fs::write(d.join("cgroup.procs"), pid.to_string())
                 .unwrap_or_else(|e| panic!("join {}: {e}", d.display()));
         }
-        self.sleeper = Some(child);
         pid
     }
 
