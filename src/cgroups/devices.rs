@@ -204,16 +204,7 @@ pub fn policy(spec: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<Vec<D
             out.push(r);
         }
     }
-    for (i, d) in spec.iter().enumerate() {
-        if let Some(r) = DeviceRule::from_spec(&format!("{FIELD}[{i}]"), d)? {
-            out.push(r);
-        }
-    }
-    for d in default_allowed_devices() {
-        if let Some(r) = DeviceRule::from_spec("linux.resources.devices (runtime defaults)", &d)? {
-            out.push(r);
-        }
-    }
+    out.extend(rules_with_defaults(spec)?);
     Ok(out)
 }
 
