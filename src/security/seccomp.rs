@@ -40,7 +40,9 @@ const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_KILL_THREAD: u32 = 0x0000_0000;
 const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+#[cfg(test)]
 const SECCOMP_RET_LOG: u32 = 0x7ffc_0000;
+#[cfg(test)]
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const DEFAULT_ERRNO: u32 = libc::EPERM as u32;
 /// Syscalls have at most six arguments.
@@ -150,10 +152,10 @@ impl Program {
 
     /// Whether the filter lets syscall `nr` with `args` through (ALLOW or
     /// LOG), found by running the BPF program on it as the kernel would
-    /// (native architecture, instruction pointer 0). Used to pick, among
-    /// equivalent syscalls, one the profile allows before making it after
-    /// the filter is loaded (under a KILL default, a wrong guess is fatal).
+    /// (native architecture, instruction pointer 0). Only the tests use it,
+    /// to check the interpreter behind [`Program::kills`] against the kernel.
     /// A program this interpreter cannot follow counts as not allowing.
+    #[cfg(test)]
     pub fn allows(&self, nr: libc::c_long, args: [u64; 6]) -> bool {
         matches!(
             self.verdict(nr, args),
