@@ -452,18 +452,9 @@ fn start_inner(dir: &Dir, st: &State) -> Result<()> {
     // The init blocks opening the FIFO for writing; it writes one byte once
     // we are here. Wait for it, watching that it is still alive.
     let spec = load_config(dir)?;
-    let hook_time: i64 = spec
-        .hooks()
-        .as_ref()
-        .map(|h| {
-            hooks::hooks_of(h, Kind::StartContainer)
-                .iter()
-                .map(|h| h.timeout().unwrap_or(600))
-                .fold(0i64, i64::saturating_add)
-        })
-        .unwrap_or(0);
-    let deadline =
-        Instant::now() + Duration::from_secs(30 + hook_time.clamp(0, hooks::MAX_TIMEOUT) as u64);
+    let deadline = Instant::now()
+        + Duration::from_secs(30)
+        + hooks::total_timeout(spec.hooks().as_ref(), Kind::StartContainer);
     // The init writes "0" once the startContainer hooks passed (or "1" and
     // their error), keeps the FIFO open until its execve closes it, and
     // writes "2" and the error if the execve failed. So we read to EOF.

@@ -46,6 +46,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in config.json's order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
     /// The name of the kind in config.json's `hooks` object.
     pub fn name(self) -> &'static str {
         match self {
@@ -166,6 +176,24 @@ pub fn run_warn(kind: Kind, hooks: &[Hook], state_json: &[u8]) {
 /// The largest hook `timeout` in seconds (about 68 years): larger values
 /// are refused rather than overflowing the deadline.
 pub const MAX_TIMEOUT: i64 = i32::MAX as i64;
+
+/// What a hook without a `timeout` counts for in [`total_timeout`].
+const UNTIMED_ALLOWANCE: i64 = 600;
+
+/// How long the hooks of one kind may take together: the sum of their
+/// timeouts (600 s for one without), at most [`MAX_TIMEOUT`]. A parent
+/// waiting on a stage in which they run adds this to its own timeout.
+pub fn total_timeout(hooks: Option<&Hooks>, kind: Kind) -> Duration {
+    let total = hooks
+        .map(|h| {
+            hooks_of(h, kind)
+                .iter()
+                .map(|h| h.timeout().unwrap_or(UNTIMED_ALLOWANCE))
+                .fold(0i64, i64::saturating_add)
+        })
+        .unwrap_or(0);
+    Duration::from_secs(total.clamp(0, MAX_TIMEOUT) as u64)
+}
 
 /// Run one hook to completion (or to its timeout).
 fn run_one(kind: Kind, index: usize, hook: &Hook, state_json: &[u8]) -> Result<()> {

@@ -563,19 +563,8 @@ fn drive_init(
     parent.run_create_hooks(pid).map_err(Error::Child)?;
     ch.send(HOOKS_DONE, &parent.hook_state(pid))?;
     // createContainer hooks run in the child during the next stage.
-    let hook_time: i64 = a
-        .spec
-        .hooks()
-        .as_ref()
-        .map(|h| {
-            h.create_container()
-                .iter()
-                .flatten()
-                .map(|h| h.timeout().unwrap_or(600))
-                .fold(0i64, i64::saturating_add)
-        })
-        .unwrap_or(0);
-    let t = STAGE_TIMEOUT + Duration::from_secs(hook_time.clamp(0, hooks::MAX_TIMEOUT) as u64);
+    let t =
+        STAGE_TIMEOUT + hooks::total_timeout(a.spec.hooks().as_ref(), hooks::Kind::CreateContainer);
     fds.listener = listener_of(a.seccomp.as_ref(), pid, parent.hook_state(pid));
     ch.expect_fds(READY, Some(t), "finishing the container set-up", &mut fds)?;
     Ok((fds, pid))

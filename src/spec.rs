@@ -2,7 +2,7 @@
 //! `oci-spec` types, and validation whose errors name the offending field.
 //! Anything myrt cannot honour is refused here, before anything is created.
 
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, Process, Spec};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -253,14 +253,44 @@ pub fn validate_process(p: &Process, field: &str) -> Result<()> {
             }
         }
     }
-    if p.console_size().is_some() && p.terminal() != Some(true) {
-        // Allowed by the spec only with a terminal; ignore otherwise.
-    }
     Ok(())
 }
 
-/// Validate a config for `create`. `bundle` is absolute.
+/// Validate a config for `create`. `bundle` is absolute. The checks go
+/// section by section, in the order of the runtime-spec's config.md; each
+/// is named after the field it checks, and the first error wins.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+    validate_version(spec)?;
+    validate_root(spec, bundle)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing (required)"))?;
+    validate_process(process, "process")?;
+    validate_mounts(spec)?;
+    if let Some(hooks) = spec.hooks() {
+        validate_hooks(hooks)?;
+    }
+    refuse_unsupported(spec)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux", "missing (required on Linux)"))?;
+    validate_namespaces(linux)?;
+    if !has_namespace(spec, LinuxNamespaceType::Mount) {
+        refuse_needing_mount_namespace(spec)?;
+    }
+    validate_id_mappings(spec, linux)?;
+    validate_uts_names(spec)?;
+    validate_time_offsets(spec, linux)?;
+    validate_sysctl(spec, linux)?;
+    validate_rootfs_propagation(linux)?;
+    validate_net_devices(spec, linux)?;
+    validate_devices(linux)
+}
+
+/// `ociVersion`: a 1.x runtime-spec.
+fn validate_version(spec: &Spec) -> Result<()> {
     let v = spec.version();
     if !v.starts_with("1.") {
         return Err(invalid(
@@ -268,6 +298,11 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             format!("{v:?} is not a supported runtime-spec version (1.x)"),
         ));
     }
+    Ok(())
+}
+
+/// `root`: present, with a `path` that is a directory.
+fn validate_root(spec: &Spec, bundle: &Path) -> Result<()> {
     let root = spec
         .root()
         .as_ref()
@@ -277,24 +312,19 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     }
     let rootfs = rootfs_path(spec, bundle);
     match std::fs::metadata(&rootfs) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(invalid(
-                "root.path",
-                format!("{} is not a directory", rootfs.display()),
-            ));
-        }
-        Err(e) => return Err(invalid("root.path", format!("{}: {e}", rootfs.display()))),
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(invalid(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        )),
+        Err(e) => Err(invalid("root.path", format!("{}: {e}", rootfs.display()))),
     }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| invalid("process", "missing (required)"))?;
-    validate_process(process, "process")?;
+}
 
-    // A relative mount destination is taken relative to "/" (runtime-spec
-    // 1.1 relaxed the MUST to match what runtimes always did); an empty one
-    // would be the container's root itself.
+/// `mounts`: a relative destination is taken relative to "/" (runtime-spec
+/// 1.1 relaxed the MUST to match what runtimes always did); an empty one
+/// would be the container's root itself.
+fn validate_mounts(spec: &Spec) -> Result<()> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.destination().as_os_str().is_empty() {
             return Err(invalid(
@@ -303,47 +333,41 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             ));
         }
     }
-    if let Some(hooks) = spec.hooks() {
-        let kinds = [
-            ("prestart", hooks.prestart()),
-            ("createRuntime", hooks.create_runtime()),
-            ("createContainer", hooks.create_container()),
-            ("startContainer", hooks.start_container()),
-            ("poststart", hooks.poststart()),
-            ("poststop", hooks.poststop()),
-        ];
-        for (name, list) in kinds {
-            for (i, h) in list.iter().flatten().enumerate() {
-                if !h.path().is_absolute() {
+    Ok(())
+}
+
+/// `hooks`: absolute paths, and timeouts above zero and within
+/// `hooks::MAX_TIMEOUT`.
+fn validate_hooks(hooks: &oci_spec::runtime::Hooks) -> Result<()> {
+    use crate::hooks::{Kind, MAX_TIMEOUT, hooks_of};
+    for kind in Kind::ALL {
+        for (i, h) in hooks_of(hooks, kind).iter().enumerate() {
+            let field = |f: &str| format!("hooks.{kind}[{i}].{f}");
+            if !h.path().is_absolute() {
+                return Err(invalid(
+                    field("path"),
+                    format!("{:?} is not an absolute path", h.path()),
+                ));
+            }
+            match h.timeout() {
+                Some(t) if t <= 0 => {
+                    return Err(invalid(field("timeout"), "must be greater than zero"));
+                }
+                Some(t) if t > MAX_TIMEOUT => {
                     return Err(invalid(
-                        format!("hooks.{name}[{i}].path"),
-                        format!("{:?} is not an absolute path", h.path()),
+                        field("timeout"),
+                        format!("{t} seconds is too large (at most {MAX_TIMEOUT})"),
                     ));
                 }
-                if matches!(h.timeout(), Some(t) if t <= 0) {
-                    return Err(invalid(
-                        format!("hooks.{name}[{i}].timeout"),
-                        "must be greater than zero",
-                    ));
-                }
-                if let Some(t) = h.timeout().filter(|&t| t > crate::hooks::MAX_TIMEOUT) {
-                    return Err(invalid(
-                        format!("hooks.{name}[{i}].timeout"),
-                        format!(
-                            "{t} seconds is too large (at most {})",
-                            crate::hooks::MAX_TIMEOUT
-                        ),
-                    ));
-                }
+                _ => {}
             }
         }
     }
+    Ok(())
+}
 
-    refuse_unsupported(spec)?;
-    let linux = spec
-        .linux()
-        .as_ref()
-        .ok_or_else(|| invalid("linux", "missing (required on Linux)"))?;
+/// `linux.namespaces`: each type once, paths absolute.
+fn validate_namespaces(linux: &Linux) -> Result<()> {
     let mut seen = HashSet::new();
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         if !seen.insert(ns.typ()) {
@@ -361,9 +385,12 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             ));
         }
     }
-    if !has_namespace(spec, LinuxNamespaceType::Mount) {
-        refuse_needing_mount_namespace(spec)?;
-    }
+    Ok(())
+}
+
+/// `linux.uidMappings` / `linux.gidMappings`: required by a new user
+/// namespace, and only valid with a user namespace.
+fn validate_id_mappings(spec: &Spec, linux: &Linux) -> Result<()> {
     let userns = new_namespace(spec, LinuxNamespaceType::User);
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
@@ -379,22 +406,28 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             "mappings are only valid with a new user namespace",
         ));
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-        && !has_namespace(spec, LinuxNamespaceType::Uts)
-    {
-        return Err(invalid(
-            "hostname",
-            "setting the hostname needs a uts namespace",
-        ));
+    Ok(())
+}
+
+/// `hostname` and `domainname`: setting either needs a uts namespace.
+fn validate_uts_names(spec: &Spec) -> Result<()> {
+    let uts = has_namespace(spec, LinuxNamespaceType::Uts);
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_ref().is_some_and(|h| !h.is_empty()) && !uts {
+            return Err(invalid(
+                field,
+                format!("setting the {field} needs a uts namespace"),
+            ));
+        }
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
-        && !has_namespace(spec, LinuxNamespaceType::Uts)
-    {
-        return Err(invalid(
-            "domainname",
-            "setting the domainname needs a uts namespace",
-        ));
-    }
+    Ok(())
+}
+
+/// `linux.timeOffsets`: only for a new time namespace.
+fn validate_time_offsets(spec: &Spec, linux: &Linux) -> Result<()> {
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
         && !new_namespace(spec, LinuxNamespaceType::Time)
     {
@@ -403,26 +436,37 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             "time offsets need a new time namespace",
         ));
     }
+    Ok(())
+}
+
+/// The namespace a sysctl belongs to (None: not namespaced, a host-wide
+/// setting).
+fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
+    const IPC_KEYS: [&str; 4] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+    ];
+    if key.starts_with("net.") {
+        Some(LinuxNamespaceType::Network)
+    } else if key.starts_with("fs.mqueue.")
+        || IPC_KEYS.contains(&key)
+        || key.starts_with("kernel.shm")
+    {
+        Some(LinuxNamespaceType::Ipc)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(LinuxNamespaceType::Uts)
+    } else {
+        None
+    }
+}
+
+/// `linux.sysctl`: only namespaced keys, each with its new namespace, and
+/// keys that stay below /proc/sys.
+fn validate_sysctl(spec: &Spec, linux: &Linux) -> Result<()> {
     for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
-        let needs = if key.starts_with("net.") {
-            Some(LinuxNamespaceType::Network)
-        } else if key.starts_with("fs.mqueue.")
-            || [
-                "kernel.msgmax",
-                "kernel.msgmnb",
-                "kernel.msgmni",
-                "kernel.sem",
-            ]
-            .contains(&key.as_str())
-            || key.starts_with("kernel.shm")
-        {
-            Some(LinuxNamespaceType::Ipc)
-        } else if key == "kernel.hostname" || key == "kernel.domainname" {
-            Some(LinuxNamespaceType::Uts)
-        } else {
-            None
-        };
-        match needs {
+        match sysctl_namespace(key) {
             Some(t) if !new_namespace(spec, t) => {
                 return Err(invalid(
                     format!("linux.sysctl.{key}"),
@@ -441,48 +485,67 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             return Err(invalid(format!("linux.sysctl.{key}"), "invalid key"));
         }
     }
+    Ok(())
+}
+
+/// `linux.rootfsPropagation`: one of the mount propagation modes.
+fn validate_rootfs_propagation(linux: &Linux) -> Result<()> {
+    const MODES: [&str; 9] = [
+        "",
+        "private",
+        "rprivate",
+        "slave",
+        "rslave",
+        "shared",
+        "rshared",
+        "unbindable",
+        "runbindable",
+    ];
     if let Some(p) = linux.rootfs_propagation()
-        && !matches!(
-            p.as_str(),
-            "" | "private"
-                | "rprivate"
-                | "slave"
-                | "rslave"
-                | "shared"
-                | "rshared"
-                | "unbindable"
-                | "runbindable"
-        )
+        && !MODES.contains(&p.as_str())
     {
         return Err(invalid(
             "linux.rootfsPropagation",
             format!("{p:?} is not a propagation mode"),
         ));
     }
-    if let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
-        if !has_namespace(spec, LinuxNamespaceType::Network) {
+    Ok(())
+}
+
+/// `linux.netDevices`: a network namespace to move them into, and valid
+/// interface names.
+fn validate_net_devices(spec: &Spec, linux: &Linux) -> Result<()> {
+    let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    if !has_namespace(spec, LinuxNamespaceType::Network) {
+        return Err(invalid(
+            "linux.netDevices",
+            "needs a network namespace (the interfaces would stay on the host)",
+        ));
+    }
+    for (k, d) in devs {
+        if !crate::netdevices::valid_name(k) {
             return Err(invalid(
-                "linux.netDevices",
-                "needs a network namespace (the interfaces would stay on the host)",
+                format!("linux.netDevices.{k}"),
+                "not a valid interface name",
             ));
         }
-        for (k, d) in devs {
-            if !crate::netdevices::valid_name(k) {
-                return Err(invalid(
-                    format!("linux.netDevices.{k}"),
-                    "not a valid interface name",
-                ));
-            }
-            if let Some(n) = d.name()
-                && !crate::netdevices::valid_name(n)
-            {
-                return Err(invalid(
-                    format!("linux.netDevices.{k}.name"),
-                    format!("{n:?} is not a valid interface name"),
-                ));
-            }
+        if let Some(n) = d.name()
+            && !crate::netdevices::valid_name(n)
+        {
+            return Err(invalid(
+                format!("linux.netDevices.{k}.name"),
+                format!("{n:?} is not a valid interface name"),
+            ));
         }
     }
+    Ok(())
+}
+
+/// `linux.devices`: absolute paths and device numbers the kernel can hold
+/// (12-bit major, 20-bit minor).
+fn validate_devices(linux: &Linux) -> Result<()> {
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {
             return Err(invalid(
@@ -490,7 +553,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 format!("{:?} is not an absolute path", d.path()),
             ));
         }
-        // The kernel's device numbers: 12-bit major, 20-bit minor.
         for (what, v, max) in [("major", d.major(), 0xfff), ("minor", d.minor(), 0xf_ffff)] {
             if !(0..=max).contains(&v) {
                 return Err(invalid(
