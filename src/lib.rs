@@ -16,4 +16,5 @@ pub mod security;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod syscall;
 pub mod tty;

@@ -4,7 +4,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -674,7 +674,7 @@ pub fn open_tree(dirfd: RawFd, path: &str, flags: u32) -> Result<OwnedFd> {
 }
 
 /// mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr).
-pub fn mount_setattr(fd: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<()> {
+pub fn mount_setattr(fd: impl AsFd, recursive: bool, attr: &MountAttr) -> Result<()> {
     let empty = cstr("");
     let mut flags = libc::AT_EMPTY_PATH;
     if recursive {
@@ -683,7 +683,7 @@ pub fn mount_setattr(fd: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
+            fd.as_fd().as_raw_fd(),
             empty.as_ptr(),
             flags,
             attr as *const MountAttr,
@@ -694,14 +694,14 @@ pub fn mount_setattr(fd: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<
 }
 
 /// Attach the detached mount `from` onto the object `to` refers to.
-pub fn move_mount(from: &OwnedFd, to: &OwnedFd) -> Result<()> {
+pub fn move_mount(from: impl AsFd, to: impl AsFd) -> Result<()> {
     let empty = cstr("");
     let r = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
-            from.as_raw_fd(),
+            from.as_fd().as_raw_fd(),
             empty.as_ptr(),
-            to.as_raw_fd(),
+            to.as_fd().as_raw_fd(),
             empty.as_ptr(),
             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
