@@ -2,11 +2,16 @@
 //! needs: `openat2` confined to a root, fork-like `clone3`, pidfds, process
 //! start times and `close_range`. Nothing here knows about containers.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs};
 
 /// A failed system call, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -83,18 +88,10 @@ pub fn syscall_err(name: &str, what: impl Into<String>, e: io::Error) -> Error {
 
 /// `uname -r`.
 pub fn kernel_release() -> String {
-    // SAFETY: utsname is plain data; uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return "unknown".into();
+    match nix::sys::utsname::uname() {
+        Ok(u) => u.release().to_string_lossy().into_owned(),
+        Err(_) => "unknown".into(),
     }
-    let r = &u.release;
-    let bytes: Vec<u8> = r
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Like `check`, for a newer system call `name`: ENOSYS says "kernel too old".
@@ -110,16 +107,6 @@ fn check(ret: libc::c_long, what: impl FnOnce() -> String) -> Result<libc::c_lon
     if ret < 0 { Err(last(what())) } else { Ok(ret) }
 }
 
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-pub const RESOLVE_IN_ROOT: u64 = 0x10;
-
 /// `openat2(dirfd, path, flags, RESOLVE_IN_ROOT)`: `path` is resolved as if
 /// `dirfd` were `/`, so neither `..` nor a symlink can leave it.
 pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
@@ -129,58 +116,52 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
     } else {
         rel
     };
-    let c = cstr(rel);
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // EAGAIN means a rename or mount raced with the lookup; a container
-    // that renames in a loop must not hold the runtime forever.
-    let mut tries = 0;
-    loop {
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root,
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd >= 0 {
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        let e = io::Error::last_os_error();
-        tries += 1;
-        if (e.raw_os_error() == Some(libc::EAGAIN) || e.raw_os_error() == Some(libc::EINTR))
-            && tries < OPENAT2_RETRIES
-        {
-            continue;
-        }
+    let resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `root` is an fd the caller holds open for this call (every
+    // caller passes `as_raw_fd()` of an OwnedFd it keeps); the borrow ends
+    // with the call.
+    let root = unsafe { BorrowedFd::borrow_raw(root) };
+    openat2_retried(root, &cstr(rel), flags | libc::O_CLOEXEC, resolve).map_err(|e| {
         if e.raw_os_error() == Some(libc::EAGAIN) {
-            return Err(io_err(
+            io_err(
                 format!(
-                    "open {} in root: gave up after {tries} attempts (the path kept changing during the lookup)",
+                    "open {} in root: gave up after {OPENAT2_RETRIES} attempts (the path kept changing during the lookup)",
                     path.display()
                 ),
                 e,
-            ));
+            )
+        } else {
+            syscall_err("openat2", format!("open {} in root", path.display()), e)
         }
-        return Err(syscall_err(
-            "openat2",
-            format!("open {} in root", path.display()),
-            e,
-        ));
-    }
+    })
 }
 
 /// How often `open_in_root` retries an openat2 that raced with a rename.
 pub const OPENAT2_RETRIES: u32 = 128;
 
-pub const RESOLVE_NO_XDEV: u64 = 0x01;
-pub const RESOLVE_BENEATH: u64 = 0x08;
-pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+/// `openat2(dirfd, path, flags, resolve)`, tried again (at most
+/// [`OPENAT2_RETRIES`] times) while it fails with EAGAIN (a rename or mount
+/// raced with the lookup) or EINTR: a container that renames in a loop must
+/// not hold the runtime forever. The last error once the tries are used up.
+fn openat2_retried(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    resolve: ResolveFlag,
+) -> io::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(OFlag::from_bits_retain(flags))
+        .resolve(resolve);
+    let mut last = Errno::EAGAIN;
+    for _ in 0..OPENAT2_RETRIES {
+        match nix::fcntl::openat2(dirfd, path, how) {
+            Ok(fd) => return Ok(fd),
+            Err(e @ (Errno::EAGAIN | Errno::EINTR)) => last = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.into())
+}
 
 /// A procfs, checked with `fstatfs` to be one; every file below it is
 /// opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_XDEV |
@@ -201,11 +182,8 @@ impl ProcFs {
     }
 
     pub fn check(fd: OwnedFd) -> Result<ProcFs> {
-        let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-        if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sfs) } < 0 {
-            return Err(last("fstatfs /proc"));
-        }
-        if sfs.f_type as i64 != PROC_SUPER_MAGIC {
+        let sfs = fstatfs(&fd).map_err(|e| io_err("fstatfs /proc", e.into()))?;
+        if sfs.filesystem_type() != PROC_SUPER_MAGIC {
             return Err(errno("/proc is not procfs", libc::EXDEV));
         }
         Ok(ProcFs(fd))
@@ -217,31 +195,12 @@ impl ProcFs {
 
     /// Open `rel` (e.g. `self/setgroups`, `1234/uid_map`) below the handle.
     pub fn open(&self, rel: &str, flags: i32) -> Result<OwnedFd> {
-        let c = cstr(rel);
-        let how = OpenHow {
-            flags: (flags | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
-            mode: 0,
-            resolve: RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
-        };
-        for _ in 0..OPENAT2_RETRIES {
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    self.0.as_raw_fd(),
-                    c.as_ptr(),
-                    &how as *const OpenHow,
-                    std::mem::size_of::<OpenHow>(),
-                )
-            };
-            if fd >= 0 {
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-            }
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EAGAIN) && e.raw_os_error() != Some(libc::EINTR) {
-                return Err(io_err(format!("open /proc/{rel}"), e));
-            }
-        }
-        Err(errno(format!("open /proc/{rel}"), libc::EAGAIN))
+        let resolve = ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_XDEV
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+        let flags = flags | libc::O_CLOEXEC | libc::O_NOCTTY;
+        openat2_retried(self.0.as_fd(), &cstr(rel), flags, resolve)
+            .map_err(|e| io_err(format!("open /proc/{rel}"), e))
     }
 
     pub fn read(&self, rel: &str) -> Result<String> {
@@ -264,12 +223,12 @@ impl ProcFs {
 
 /// Plain `open(2)` with `O_CLOEXEC`.
 pub fn open(path: &Path, flags: i32, mode: u32) -> Result<OwnedFd> {
-    let c = cstr(path);
-    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode) };
-    if fd < 0 {
-        return Err(last(format!("open {}", path.display())));
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    nix::fcntl::open(
+        cstr(path).as_c_str(),
+        OFlag::from_bits_retain(flags | libc::O_CLOEXEC),
+        Mode::from_bits_retain(mode),
+    )
+    .map_err(|e| io_err(format!("open {}", path.display()), e.into()))
 }
 
 /// `/proc/self/fd/N`: the path through which a mount lands exactly on the
@@ -309,6 +268,8 @@ pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> Result<libc::pid_t> {
 pub fn clone3_pidfd(flags: u64, cgroup: Option<RawFd>) -> Result<(libc::pid_t, Option<OwnedFd>)> {
     let mut fd: RawFd = -1;
     let pid = clone3_inner(flags, cgroup, Some(&mut fd))?;
+    // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd in `fd` (in
+    // the parent only, pid > 0); nothing else owns it.
     let pidfd = (pid > 0 && fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) });
     Ok((pid, pidfd))
 }
@@ -332,6 +293,11 @@ fn clone3_inner(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
     }
+    // SAFETY: `args` is a valid clone_args of the size passed; `pidfd`
+    // points at a live RawFd of the caller. Without CLONE_VM or a stack the
+    // child gets a copy of this address space and returns here like after
+    // fork(2); the caller is single-threaded (see `clone3`), so no lock can
+    // be held by a thread that does not exist in the child.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -344,6 +310,8 @@ fn clone3_inner(
         // Older kernels or seccomp'd callers: fall back to clone(2) (without
         // a pidfd; callers then signal by pid).
         if e.raw_os_error() == Some(libc::ENOSYS) && cgroup.is_none() {
+            // SAFETY: as for clone3 above: no CLONE_VM, no stack, no
+            // pointers (parent/child tid and tls are 0): fork-like.
             let r = unsafe {
                 libc::syscall(
                     libc::SYS_clone,
@@ -362,13 +330,14 @@ fn clone3_inner(
 }
 
 pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and touches no memory of ours.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if r < 0 {
         let e = io::Error::last_os_error();
         return Err(syscall_err("pidfd_open", format!("pidfd_open {pid}"), e));
     }
-    let fd = r;
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    // SAFETY: on success the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
 /// Signal a child: through its pidfd where there is one (never a reused
@@ -379,6 +348,8 @@ pub fn kill_child(pid: libc::pid_t, pidfd: Option<&OwnedFd>, sig: i32) {
         Some(fd) => {
             let _ = pidfd_send_signal(fd, sig);
         }
+        // SAFETY: kill takes two integers and touches no memory of ours.
+        // (nix's kill cannot send real-time signals.)
         None => unsafe {
             libc::kill(pid, sig);
         },
@@ -386,6 +357,8 @@ pub fn kill_child(pid: libc::pid_t, pidfd: Option<&OwnedFd>, sig: i32) {
 }
 
 pub fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> Result<()> {
+    // SAFETY: `fd` is open for the call; a null siginfo means "as kill(2)",
+    // so the kernel reads no memory of ours.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
@@ -409,6 +382,8 @@ pub fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> Result<()> {
 /// Mark every fd >= `first` close-on-exec.
 pub fn cloexec_from(first: u32) -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC closes nothing: it only
+    // sets FD_CLOEXEC, which no Rust owner of those fds relies on.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if r == 0 {
         return Ok(());
@@ -426,9 +401,11 @@ pub fn cloexec_from(first: u32) -> Result<()> {
         .filter(|&fd: &i32| fd >= first as i32)
         .collect();
     for fd in fds {
+        // SAFETY: F_GETFD and F_SETFD take integers and close nothing; an fd
+        // that is not open (the directory's own, closed by now) is EBADF.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        // EBADF: the directory's own fd, closed by now.
         if flags >= 0 {
+            // SAFETY: as above.
             let r = unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
             check(r as libc::c_long, || format!("fcntl FD_CLOEXEC on fd {fd}"))?;
         }
@@ -456,41 +433,56 @@ pub fn mount(
     flags: libc::c_ulong,
     data: Option<&str>,
 ) -> Result<()> {
-    let s = src.map(cstr);
-    let t = cstr(target);
-    let f = fstype.map(cstr);
-    let d = data.map(cstr);
-    let r = unsafe {
-        libc::mount(
-            s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
-            t.as_ptr(),
-            f.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
-            flags,
-            d.as_ref()
-                .map_or(std::ptr::null(), |c| c.as_ptr() as *const libc::c_void),
+    let r = nix::mount::mount(
+        src.map(cstr).as_deref(),
+        cstr(target).as_c_str(),
+        fstype.map(cstr).as_deref(),
+        nix::mount::MsFlags::from_bits_retain(flags),
+        data.map(cstr).as_deref(),
+    );
+    r.map_err(|e| {
+        io_err(
+            format!(
+                "mount {} on {} (type {}, flags {:#x}, data {:?})",
+                src.unwrap_or("none"),
+                target,
+                fstype.unwrap_or("none"),
+                flags,
+                data.unwrap_or("")
+            ),
+            e.into(),
         )
-    };
-    if r < 0 {
-        return Err(last(format!(
-            "mount {} on {} (type {}, flags {:#x}, data {:?})",
-            src.unwrap_or("none"),
-            target,
-            fstype.unwrap_or("none"),
-            flags,
-            data.unwrap_or("")
-        )));
-    }
-    Ok(())
+    })
 }
 
 pub fn setns(fd: RawFd, nstype: i32, what: &str) -> Result<()> {
+    // SAFETY: setns takes two integers and touches no memory of ours (a
+    // closed fd is EBADF).
     if unsafe { libc::setns(fd, nstype) } < 0 {
         return Err(last(format!("setns {what}")));
     }
     Ok(())
 }
 
+/// `prctl(op, arg, 0, 0, 0)` for an option whose argument is a number
+/// (PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_SET_PDEATHSIG,
+/// PR_SET_CHILD_SUBREAPER); any other option is EINVAL here.
 pub fn prctl(op: i32, arg: libc::c_ulong, what: &str) -> Result<()> {
+    const NUMERIC: [i32; 5] = [
+        libc::PR_SET_KEEPCAPS,
+        libc::PR_SET_NO_NEW_PRIVS,
+        libc::PR_SET_DUMPABLE,
+        libc::PR_SET_PDEATHSIG,
+        libc::PR_SET_CHILD_SUBREAPER,
+    ];
+    if !NUMERIC.contains(&op) {
+        return Err(errno(
+            format!("prctl {what}: option {op} is not one that takes a number"),
+            libc::EINVAL,
+        ));
+    }
+    // SAFETY: every option allowed above reads `arg` as a number, never as
+    // a pointer, and the kernel touches no memory of ours.
     if unsafe { libc::prctl(op, arg, 0, 0, 0) } < 0 {
         return Err(last(format!("prctl {what}")));
     }
@@ -564,26 +556,20 @@ fn write_atomic_impl(path: &Path, data: &[u8], mode: u32, sync: bool) -> Result<
 
 /// rename(2) that fails with EEXIST instead of replacing `to`.
 pub fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
-    let f = cstr(from);
-    let t = cstr(to);
-    // SAFETY: both are valid NUL-terminated paths.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    renameat2(
+        AT_FDCWD,
+        cstr(from).as_c_str(),
+        AT_FDCWD,
+        cstr(to).as_c_str(),
+        RenameFlags::RENAME_NOREPLACE,
+    )
+    .map_err(|e| {
+        io_err(
+            format!("rename {} to {}", from.display(), to.display()),
+            e.into(),
         )
-    };
-    if r < 0 {
-        return Err(last(format!(
-            "rename {} to {}",
-            from.display(),
-            to.display()
-        )));
-    }
-    Ok(())
+    })
 }
 
 /// RFC 3339 UTC timestamp with nanoseconds, as runc prints `created`.
@@ -662,6 +648,8 @@ pub fn open_tree(dirfd: RawFd, path: &str, flags: u32) -> Result<OwnedFd> {
     if path.is_empty() {
         f |= libc::AT_EMPTY_PATH as u32;
     }
+    // SAFETY: `c` is a NUL-terminated string that outlives the call; the
+    // other arguments are integers (a closed `dirfd` is EBADF).
     let r = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, c.as_ptr(), f) };
     let fd = check_sys(r, "open_tree", || {
         if path.is_empty() {
@@ -670,6 +658,7 @@ pub fn open_tree(dirfd: RawFd, path: &str, flags: u32) -> Result<OwnedFd> {
             format!("open_tree {path}")
         }
     })?;
+    // SAFETY: on success open_tree returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
@@ -680,6 +669,9 @@ pub fn mount_setattr(fd: impl AsFd, recursive: bool, attr: &MountAttr) -> Result
     if recursive {
         flags |= AT_RECURSIVE;
     }
+    // SAFETY: `empty` and `attr` outlive the call and `attr` is a
+    // `struct mount_attr` of the size passed; the kernel only reads them.
+    // (Neither nix nor rustix wraps mount_setattr.)
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
@@ -696,6 +688,8 @@ pub fn mount_setattr(fd: impl AsFd, recursive: bool, attr: &MountAttr) -> Result
 /// Attach the detached mount `from` onto the object `to` refers to.
 pub fn move_mount(from: impl AsFd, to: impl AsFd) -> Result<()> {
     let empty = cstr("");
+    // SAFETY: both paths are the NUL-terminated `empty`, which outlives the
+    // call; the fds are open (borrowed) for it.
     let r = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
@@ -714,10 +708,12 @@ pub fn move_mount(from: impl AsFd, to: impl AsFd) -> Result<()> {
 /// `params` are (key, Some(value)) strings or (key, None) flags.
 pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Result<OwnedFd> {
     let t = cstr(fstype);
+    // SAFETY: `t` is a NUL-terminated string that outlives the call.
     let r = unsafe {
         libc::syscall(libc::SYS_fsopen, t.as_ptr(), 1u32 /* FSOPEN_CLOEXEC */)
     };
     let fsfd = check_sys(r, "fsopen", || format!("fsopen {fstype}"))?;
+    // SAFETY: on success fsopen returned a new fd that nothing else owns.
     let fsfd = unsafe { OwnedFd::from_raw_fd(fsfd as RawFd) };
     for (k, v) in params {
         let kc = cstr(k);
@@ -726,6 +722,8 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
             Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
             None => (FSCONFIG_SET_FLAG, std::ptr::null()),
         };
+        // SAFETY: `kc` and `vc` (null for a flag, as FSCONFIG_SET_FLAG
+        // wants) are NUL-terminated strings that outlive the call.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_fsconfig,
@@ -741,6 +739,7 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
             None => format!("{fstype}: option {k}"),
         })?;
     }
+    // SAFETY: FSCONFIG_CMD_CREATE takes null key and value.
     let r = unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
@@ -752,6 +751,7 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
         )
     };
     check_sys(r, "fsconfig", || format!("create {fstype} filesystem"))?;
+    // SAFETY: fsmount takes integers only.
     let r = unsafe {
         libc::syscall(
             libc::SYS_fsmount,
@@ -761,15 +761,19 @@ pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Re
         )
     };
     let m = check_sys(r, "fsmount", || format!("fsmount {fstype}"))?;
+    // SAFETY: on success fsmount returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
 }
 
 /// Close every fd >= `first` (`close_range`, or one `close` per entry of
-/// /proc/self/fd where the kernel lacks it).
+/// /proc/self/fd where the kernel lacks it). For a process about to become
+/// another program: the caller must not use any fd >= `first` afterwards.
 pub fn close_from(first: u32) -> Result<()> {
     let Ok(first_fd) = i32::try_from(first) else {
         return Ok(());
     };
+    // SAFETY: the caller's contract (see the doc): no fd >= `first` is
+    // owned by anything still used; close_range takes integers only.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
     if r == 0 {
         return Ok(());
@@ -784,6 +788,7 @@ pub fn close_from(first: u32) -> Result<()> {
         .collect();
     // (The directory's own fd is closed by now; closing it again is EBADF.)
     for fd in fds.into_iter().filter(|&fd| fd >= first_fd) {
+        // SAFETY: as for close_range above.
         unsafe { libc::close(fd) };
     }
     Ok(())
@@ -852,9 +857,13 @@ mod openat2_bound {
             filter: filter.as_ptr() as *mut libc::sock_filter,
         };
         let root = open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        // SAFETY: the test harness may run threads; the child only makes
+        // system calls and `_exit`s (no allocation before the filter).
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
+            // SAFETY: `prog` points at `filter`, both alive here; the other
+            // calls take integers.
             unsafe {
                 libc::alarm(5);
                 libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -867,9 +876,11 @@ mod openat2_bound {
                 Err(e) if e.source.raw_os_error() == Some(libc::EAGAIN) => 0,
                 _ => 1,
             };
+            // SAFETY: `_exit` takes an integer and does not return.
             unsafe { libc::_exit(code) };
         }
         let mut st = 0;
+        // SAFETY: `st` is a live c_int for the status.
         unsafe { libc::waitpid(pid, &mut st, 0) };
         assert!(
             libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
