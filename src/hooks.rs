@@ -21,12 +21,17 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use oci_spec::runtime::{Hook, Hooks};
 
 /// How much of a hook's stderr is kept for the error message.
@@ -307,47 +312,20 @@ fn command(path: &Path, args: Option<&[String]>, env: Option<&[String]>) -> Comm
 
 /// A memfd holding the state, positioned at its start.
 fn state_file(state_json: &[u8]) -> io::Result<OwnedFd> {
-    // SAFETY: the name is a valid NUL-terminated string.
-    let fd = unsafe { libc::memfd_create(c"myrt-hook-state".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: memfd_create just returned this fd, which nothing else owns.
-    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let mut f = File::from(memfd_create(c"myrt-hook-state", MFdFlags::MFD_CLOEXEC)?);
     f.write_all(state_json)?;
     f.rewind()?;
     Ok(OwnedFd::from(f))
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 just returned these fds, which nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        None
-    } else {
-        // SAFETY: the kernel just returned this fd, which nothing else owns.
-        Some(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
-    }
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: fcntl on an fd we own.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0
-        || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
 }
 
@@ -362,7 +340,7 @@ fn wait_capturing(
     deadline: Option<Instant>,
 ) -> io::Result<(Option<ExitStatus>, Vec<u8>)> {
     set_nonblocking(&err_r)?;
-    let pidfd = pidfd_open(child.id());
+    let pidfd = crate::sys::pidfd_open(child.id() as libc::pid_t).ok();
     let mut err_file = File::from(err_r);
     let mut captured = Vec::new();
     let mut err_open = true;
@@ -375,9 +353,9 @@ fn wait_capturing(
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
-                    // SAFETY: the group was made by us for this hook (pgid = its pid,
+                    // The group was made by us for this hook (pgid = its pid,
                     // which is still unreaped, so the id cannot have been reused).
-                    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+                    let _ = killpg(Pid::from_raw(child.id() as libc::pid_t), Signal::SIGKILL);
                     child.kill()?;
                     child.wait()?;
                     drain(&mut err_file, &mut captured, &mut err_open);
@@ -396,28 +374,17 @@ fn wait_capturing(
         }
         let mut pfds = Vec::with_capacity(2);
         if err_open {
-            pfds.push(libc::pollfd {
-                fd: err_file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            pfds.push(PollFd::new(err_file.as_fd(), PollFlags::POLLIN));
         }
         if let Some(p) = &pidfd {
-            pfds.push(libc::pollfd {
-                fd: p.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            pfds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
         }
         let wait_ms = wait_ms.min(i32::MAX as i64) as libc::c_int;
-        // SAFETY: pfds is a valid array of pollfd of the given length.
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, wait_ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        let timeout = PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::NONE);
+        match poll(&mut pfds, timeout) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
         if err_open {
             drain(&mut err_file, &mut captured, &mut err_open);
@@ -743,8 +710,8 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        // SAFETY: killing the test's own grandchild by pid.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        // The test's own grandchild.
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
