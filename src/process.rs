@@ -683,6 +683,7 @@ fn init_child(
         cgroupns,
         userns,
         idmapped: &idmapped,
+        sys: crate::syscall::LINUX,
     };
     // Without a mount namespace the container runs in the host's: no
     // rootfs set-up at all (validation refused every field that needs
@@ -691,7 +692,7 @@ fn init_child(
     let root = if mountns {
         rootfs::prepare(&plan).map_err(s)?
     } else {
-        rootfs::Root::open(&a.rootfs).map_err(s)?
+        rootfs::Root::open(&a.rootfs, crate::syscall::LINUX).map_err(s)?
     };
     drop(idmapped);
 

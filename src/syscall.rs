@@ -100,6 +100,13 @@ pub trait Syscall {
     ) -> std::io::Error;
 }
 
+/// `AT_FDCWD` as a borrowed fd: `*at` calls relative to the cwd.
+pub fn cwd() -> BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD is not an fd that can be closed; the kernel reads it
+    // as "relative to the cwd" in every *at call, for as long as we like.
+    unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
+
 /// The kernel.
 pub struct Linux;
 
