@@ -106,7 +106,7 @@ pub fn status_of(dir: &Dir, st: &State) -> Status {
         Status::Creating
     } else if !st.alive() {
         Status::Stopped
-    } else if Cgroup::new(&st.cgroup_path).is_frozen().unwrap_or(false) {
+    } else if !st.no_cgroup && Cgroup::new(&st.cgroup_path).is_frozen().unwrap_or(false) {
         Status::Paused
     } else if dir.fifo().exists() && state::holds_file(st.pid, &dir.fifo()) != Some(false) {
         Status::Created
@@ -237,6 +237,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         .map_err(|e| msg(format!("--bundle {}: {e}", bundle.display())))?;
     let spec = spec::load(&bundle)?;
     spec::validate(&spec, &bundle)?;
+    crate::rootless::check(&spec).map_err(Error::Msg)?;
     let linux = spec.linux().as_ref().expect("validated");
     if g.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
         return Err(msg(
@@ -265,6 +266,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
     let rootfs = spec::rootfs_path(&spec, &bundle);
     let overlay = overlay_of(&spec, &g.root.join(id), &rootfs)?;
     let cgroup = Cgroup::new(&cg_path);
+    let no_cgroup = skip_cgroup(id, linux, &cgroup)?;
     // The write-ahead record: everything this create is about to make.
     let mut template =
         State {
@@ -290,7 +292,12 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             own_pid_ns: linux.namespaces().iter().flatten().any(|n| {
                 n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
             }),
-            cgroup_created: Some(cgroup.missing_dirs()),
+            cgroup_created: Some(if no_cgroup {
+                Vec::new()
+            } else {
+                cgroup.missing_dirs()
+            }),
+            no_cgroup,
             creator_pid: 0,
             creator_start: 0,
         };
@@ -312,17 +319,20 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         // mkfifo honours the umask; the container may run as any user.
         unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
         crate::fault::point("fifo made");
-        cgroup.create()?;
-        crate::fault::point("cgroup made");
-        // Always: the device policy is default-deny even without resources.
-        cgroup.set_with_devices(
-            linux
-                .resources()
-                .as_ref()
-                .unwrap_or(&LinuxResources::default()),
-            linux.devices().as_deref().unwrap_or_default(),
-        )?;
-        crate::fault::point("cgroup set");
+        if !no_cgroup {
+            cgroup.create()?;
+            crate::fault::point("cgroup made");
+            // Always: the device policy is default-deny even without
+            // resources (except rootless: see cgroups::devices_enforced).
+            cgroup.set_with_devices(
+                linux
+                    .resources()
+                    .as_ref()
+                    .unwrap_or(&LinuxResources::default()),
+                linux.devices().as_deref().unwrap_or_default(),
+            )?;
+            crate::fault::point("cgroup set");
+        }
         if let Some(o) = &overlay {
             make_overlay_dirs(&o.0)?;
             crate::fault::point("overlay dirs made");
@@ -341,7 +351,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                 rootfs: rootfs.clone(),
                 overlay: overlay.map(|o| o.0),
                 fifo: dir.fifo(),
-                cgroup: &cgroup,
+                cgroup: (!no_cgroup).then_some(&cgroup),
                 console_socket,
                 relay_tty,
                 no_pivot: o.no_pivot,
@@ -368,16 +378,21 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
     match result {
         Ok((state, master)) => Ok(Created { dir, state, master }),
         Err(e) => {
-            let e = explain_oom(&cgroup, linux, e);
             // Nothing may be left behind: the process was killed by
             // spawn_init; its mounts died with its mount namespace. Only a
             // cgroup myrt created is emptied and removed: one that was
             // there before belongs to someone else.
-            if cgroup.owns_leaf() {
-                let _ = cgroup.kill_all(libc::SIGKILL);
-            }
-            let _ = cgroup.destroy();
-            Cgroup::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
+            let e = if no_cgroup {
+                e
+            } else {
+                let e = explain_oom(&cgroup, linux, e);
+                if cgroup.owns_leaf() {
+                    let _ = cgroup.kill_all(libc::SIGKILL);
+                }
+                let _ = cgroup.destroy();
+                Cgroup::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
+                e
+            };
             if hooks_started.get()
                 && let Some(h) = spec.hooks()
             {
@@ -402,6 +417,66 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             Err(e)
         }
     }
+}
+
+/// Rootless (see [`crate::rootless`]) without write access to where the
+/// cgroup would be made: whether the container goes on without a cgroup
+/// (with a warning). As runc: only when the config names no cgroupsPath and
+/// asks for no limit; otherwise an error naming the field, since a limit
+/// that was asked for is never silently dropped. Device rules are not a
+/// limit here: a rootless caller cannot install them at all, and needs
+/// none (see `cgroups::devices_enforced`).
+fn skip_cgroup(id: &str, linux: &oci_spec::runtime::Linux, cgroup: &Cgroup) -> Result<bool> {
+    use nix::unistd::AccessFlags;
+    if !crate::rootless::active() {
+        return Ok(false);
+    }
+    let missing = cgroup.missing_dirs();
+    let denied = missing.iter().filter_map(|d| d.parent()).find(|p| {
+        !missing.iter().any(|m| m == p)
+            && nix::unistd::access(*p, AccessFlags::W_OK | AccessFlags::X_OK).is_err()
+    });
+    let Some(denied) = denied else {
+        return Ok(false);
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let why = format!(
+        "uid {uid} may not create cgroups in {} (rootless: use a cgroup v2 subtree delegated to this user)",
+        denied.display()
+    );
+    if let Some(p) = linux.cgroups_path() {
+        return Err(msg(format!("linux.cgroupsPath: {}: {why}", p.display())));
+    }
+    if let Some(f) = linux.resources().as_ref().and_then(requested_limit) {
+        return Err(msg(format!(
+            "linux.resources.{f}: the limit cannot be applied: {why}, or remove the limit"
+        )));
+    }
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "myrt: warning: container {id} runs without a cgroup: {why}"
+    );
+    Ok(true)
+}
+
+/// The first `linux.resources` section other than `devices` that sets
+/// something (an empty object sets nothing).
+fn requested_limit(r: &LinuxResources) -> Option<String> {
+    let v = serde_json::to_value(r).ok()?;
+    v.as_object()?
+        .iter()
+        .find(|(k, v)| {
+            *k != "devices"
+                && match v {
+                    serde_json::Value::Null => false,
+                    serde_json::Value::Object(o) => o.values().any(|x| !x.is_null()),
+                    serde_json::Value::Array(a) => !a.is_empty(),
+                    _ => true,
+                }
+        })
+        .map(|(k, _)| k.clone())
 }
 
 /// A set-up that failed because the container's process was OOM-killed
@@ -654,6 +729,14 @@ pub fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
     if status == Status::Stopped && !all {
         return Err(msg("container not running"));
     }
+    if all && st.no_cgroup {
+        // No cgroup: "all" is the container's pid namespace.
+        for pid in pid_ns_members(&st)? {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(pid, sig) };
+        }
+        return Ok(());
+    }
     if all {
         let cg = Cgroup::new(&st.cgroup_path);
         cg.kill_all(sig)?;
@@ -677,6 +760,47 @@ fn wait_dead(st: &State, timeout: Duration) -> bool {
     true
 }
 
+/// The cgroup of a container that has one, for `op` (which needs it).
+fn own_cgroup(st: &State, op: &str) -> Result<Cgroup> {
+    if st.no_cgroup {
+        return Err(msg(format!(
+            "{op} needs the container's cgroup, and it has none (created rootless without write access to cgroups)"
+        )));
+    }
+    Ok(Cgroup::new(&st.cgroup_path))
+}
+
+/// The processes of a container without a cgroup: those in its own pid
+/// namespace (the init's), found through /proc. Without a pid namespace of
+/// its own the container's processes cannot be told from the caller's.
+fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
+    use std::os::unix::fs::MetadataExt;
+    if !st.own_pid_ns {
+        return Err(msg(
+            "the container has no cgroup (rootless) and no pid namespace of its own: its processes cannot be told apart",
+        ));
+    }
+    let ns =
+        |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/pid")).map(|m| (m.dev(), m.ino()));
+    let Ok(want) = ns(&st.pid.to_string()) else {
+        return Ok(Vec::new());
+    };
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc")
+        .map_err(|e| msg(format!("read /proc: {e}")))?
+        .flatten()
+    {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if ns(&pid.to_string()).is_ok_and(|n| n == want) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
 /// The container's cgroup, owning what its state says myrt created.
 fn cgroup_of(st: &State) -> Cgroup {
     match &st.cgroup_created {
@@ -685,11 +809,8 @@ fn cgroup_of(st: &State) -> Cgroup {
     }
 }
 
-/// Remove everything the record names: processes left in the cgroup, the
-/// cgroup (and the parents `create` made), the overlay write layer, the
-/// state dir (last: until then a retry finds the record); then poststop
-/// hooks. An error means something is really left, and the record stays.
-fn destroy(dir: &Dir, st: &State) -> Result<()> {
+/// The cgroup part of [`destroy`]: what is left in it, and the cgroup.
+fn destroy_cgroup(st: &State) -> Result<()> {
     let cg = cgroup_of(st);
     let busy = || cg.pids().map(|p| !p.is_empty()).unwrap_or(false);
     // A cgroup that was there before the container is left as it is
@@ -729,6 +850,17 @@ fn destroy(dir: &Dir, st: &State) -> Result<()> {
             st.cgroup_path,
             leaf_left[0].display()
         )));
+    }
+    Ok(())
+}
+
+/// Remove everything the record names: processes left in the cgroup, the
+/// cgroup (and the parents `create` made), the overlay write layer, the
+/// state dir (last: until then a retry finds the record); then poststop
+/// hooks. An error means something is really left, and the record stays.
+fn destroy(dir: &Dir, st: &State) -> Result<()> {
+    if !st.no_cgroup {
+        destroy_cgroup(st)?;
     }
     let spec = load_config(dir).ok();
     if let Some(dir) = st.overlay_dir.as_ref().filter(|_| !st.overlay_keep) {
@@ -777,7 +909,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         Status::Stopped => {}
         s if force => {
             if s == Status::Paused {
-                let _ = Cgroup::new(&st.cgroup_path).freeze(false);
+                let _ = own_cgroup(&st, "thaw").map(|c| c.freeze(false));
             }
             let _ = signal_init(&st, libc::SIGKILL);
             crate::fault::point("init killed");
@@ -976,7 +1108,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let cgroup = Cgroup::new(&st.cgroup_path);
+    let cgroup = (!st.no_cgroup).then(|| Cgroup::new(&st.cgroup_path));
     let console_socket = match &o.console_socket {
         Some(p) => Some(tty::connect(p)?),
         None => None,
@@ -997,7 +1129,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
             .flatten()
             .map(|n| n.typ())
             .collect(),
-        cgroup: &cgroup,
+        cgroup: cgroup.as_ref(),
         console_socket,
         relay_tty: !o.detach && o.console_socket.is_none(),
         preserve_fds: o.preserve_fds,
@@ -1083,7 +1215,11 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
     check_id(id)?;
     let dir = Dir::peek(&g.root, id)?;
     let st = dir.load()?;
-    let pids = Cgroup::new(&st.cgroup_path).pids()?;
+    let pids = if st.no_cgroup {
+        pid_ns_members(&st)?
+    } else {
+        Cgroup::new(&st.cgroup_path).pids()?
+    };
     match format {
         "json" => Ok(serde_json::to_string(&pids).expect("json") + "\n"),
         "table" => {
@@ -1126,7 +1262,7 @@ pub fn pause(g: &Global, id: &str) -> Result<()> {
     let dir = Dir::open(&g.root, id, true)?;
     let st = dir.load()?;
     match status_of(&dir, &st) {
-        Status::Running | Status::Created => Ok(Cgroup::new(&st.cgroup_path).freeze(true)?),
+        Status::Running | Status::Created => Ok(own_cgroup(&st, "pause")?.freeze(true)?),
         s => Err(msg(format!("container not running: {s}"))),
     }
 }
@@ -1136,7 +1272,7 @@ pub fn resume(g: &Global, id: &str) -> Result<()> {
     let dir = Dir::open(&g.root, id, true)?;
     let st = dir.load()?;
     match status_of(&dir, &st) {
-        Status::Paused => Ok(Cgroup::new(&st.cgroup_path).freeze(false)?),
+        Status::Paused => Ok(own_cgroup(&st, "resume")?.freeze(false)?),
         s => Err(msg(format!("container not paused: {s}"))),
     }
 }
@@ -1163,7 +1299,7 @@ pub fn update(
     merge_json(&mut v, patch);
     let merged: LinuxResources =
         serde_json::from_value(v).map_err(|e| msg(format!("resources: {e}")))?;
-    Cgroup::new(&st.cgroup_path)
+    own_cgroup(&st, "update")?
         .set_with_devices(&merged, linux.devices().as_deref().unwrap_or_default())?;
     linux.set_resources(Some(merged));
     spec.set_linux(Some(linux));
@@ -1194,7 +1330,7 @@ pub fn stats(g: &Global, id: &str) -> Result<String> {
     if status_of(&dir, &st) == Status::Stopped {
         return Err(msg("container not running"));
     }
-    let data = Cgroup::new(&st.cgroup_path).stats()?;
+    let data = own_cgroup(&st, "events")?.stats()?;
     Ok(serde_json::json!({"type": "stats", "id": id, "data": data}).to_string())
 }
 

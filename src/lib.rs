@@ -12,6 +12,7 @@ pub mod namespaces;
 pub mod netdevices;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod spec;
 pub mod state;

@@ -14,9 +14,10 @@ use std::path::PathBuf;
     disable_version_flag = true
 )]
 struct Cli {
-    /// Directory for container state
-    #[arg(long, global = true, default_value = "/run/myrt")]
-    root: PathBuf,
+    /// Directory for container state [default: /run/myrt; for a user
+    /// other than root $XDG_RUNTIME_DIR/myrt]
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Log file (errors are also printed on stderr)
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -424,7 +425,10 @@ fn main() {
         std::process::exit(1);
     }
     let g = Global {
-        root: cli.root.clone(),
+        root: cli
+            .root
+            .clone()
+            .unwrap_or_else(myrt::rootless::default_root),
         systemd_cgroup: cli.systemd_cgroup,
     };
     myrt::fault::command(match &cmd {

@@ -6,7 +6,7 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use crate::sys;
+use crate::{rootless, sys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -151,23 +151,44 @@ fn map_text(m: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// Write uid/gid maps of a child's new user namespace.
+/// Write uid/gid maps of a child's new user namespace. As root, both are
+/// written directly. A user who is not root may write only the one line
+/// mapping their own id (the gid map after `setgroups` is set to `deny`,
+/// which the kernel requires first); wider maps go through `newuidmap` /
+/// `newgidmap` (see [`rootless`]). The child must be dumpable meanwhile:
+/// its /proc files are the caller's only then.
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
-    if let Some(m) = linux.uid_mappings() {
-        sys::write_file(&format!("/proc/{pid}/uid_map"), map_text(m).as_bytes()).map_err(|e| {
-            Error::Invalid {
-                field: "linux.uidMappings".into(),
-                msg: e.to_string(),
+    let err = |field: &str, msg: String| Error::Invalid {
+        field: field.into(),
+        msg,
+    };
+    let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+    if !gid.is_empty() {
+        match rootless::writer(gid, false) {
+            rootless::Writer::Direct => {
+                if !rootless::privileged() {
+                    sys::write_file(&format!("/proc/{pid}/setgroups"), b"deny")
+                        .map_err(|e| err("linux.gidMappings", e.to_string()))?;
+                }
+                sys::write_file(&format!("/proc/{pid}/gid_map"), map_text(gid).as_bytes())
+                    .map_err(|e| err("linux.gidMappings", e.to_string()))?;
             }
-        })?;
+            rootless::Writer::Helper => {
+                rootless::run_helper(pid, gid, false).map_err(|e| err("linux.gidMappings", e))?
+            }
+        }
     }
-    if let Some(m) = linux.gid_mappings() {
-        sys::write_file(&format!("/proc/{pid}/gid_map"), map_text(m).as_bytes()).map_err(|e| {
-            Error::Invalid {
-                field: "linux.gidMappings".into(),
-                msg: e.to_string(),
+    let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+    if !uid.is_empty() {
+        match rootless::writer(uid, true) {
+            rootless::Writer::Direct => {
+                sys::write_file(&format!("/proc/{pid}/uid_map"), map_text(uid).as_bytes())
+                    .map_err(|e| err("linux.uidMappings", e.to_string()))?
             }
-        })?;
+            rootless::Writer::Helper => {
+                rootless::run_helper(pid, uid, true).map_err(|e| err("linux.uidMappings", e))?
+            }
+        }
     }
     Ok(())
 }

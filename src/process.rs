@@ -53,6 +53,8 @@ const PTY: u8 = 6;
 const PID: u8 = 7;
 /// The seccomp notify fd follows (SCM_RIGHTS).
 const NOTIFY: u8 = 8;
+/// clone3 flag: the new process is a child of our parent.
+const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
 
 /// The largest datagram on the channel (payload bytes); larger payloads
 /// are split (see `Channel::send`).
@@ -328,7 +330,8 @@ pub struct InitArgs<'a> {
     pub rootfs: PathBuf,
     pub overlay: Option<rootfs::Overlay>,
     pub fifo: PathBuf,
-    pub cgroup: &'a Cgroup,
+    /// `None`: no cgroup of its own (rootless without cgroup access).
+    pub cgroup: Option<&'a Cgroup>,
     pub console_socket: Option<OwnedFd>,
     /// Send the pty master to the parent (foreground `run` without a console socket).
     pub relay_tty: bool,
@@ -408,7 +411,7 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         flags & libc::CLONE_NEWUSER != 0 || joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
     let caps = Caps::resolve(process_of(a.spec).capabilities().as_ref())?;
     let (ours, theirs) = Channel::pair()?;
-    let cg_fd = a.cgroup.dir_fd()?;
+    let cg_fd = a.cgroup.map(Cgroup::dir_fd).transpose()?.flatten();
     // The exec FIFO and a handle on the host's procfs, opened here so the
     // child needs no access to the state dir (a user namespace's root may
     // not be able to reach it), and kept across pivot_root to reopen the
@@ -437,7 +440,18 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         idmapped,
     };
 
+    // A user who is not root writes the new user namespace's maps (or has
+    // newuidmap write them) through the child's /proc files, which are the
+    // caller's only while the child is dumpable: it is born dumpable and
+    // turns that off once the maps are written (at GO), as runc's init does.
+    let maps_unprivileged = flags & libc::CLONE_NEWUSER != 0 && !crate::rootless::privileged();
+    if maps_unprivileged {
+        sys::prctl(libc::PR_SET_DUMPABLE, 1, "PR_SET_DUMPABLE")?;
+    }
     let pid = sys::clone3_pidfd(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    if maps_unprivileged && !matches!(pid, Ok((0, _))) {
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
+    }
     // Back to our own namespaces for children (hooks run from here); only
     // in the parent: the child stays where it was born.
     if !matches!(pid, Ok((0, _))) {
@@ -518,8 +532,10 @@ fn drive_init(
     if new_userns {
         namespaces::write_id_maps(pid, linux)?;
     }
-    if a.cgroup.dir_fd()?.is_none() {
-        a.cgroup.add_pid(pid)?;
+    if let Some(cg) = a.cgroup
+        && cg.dir_fd()?.is_none()
+    {
+        cg.add_pid(pid)?;
     }
     if let Some(adj) = process_of(a.spec).oom_score_adj() {
         // Written from outside so that lowering it does not need the
@@ -616,10 +632,11 @@ fn init_child(
         libc::SIGKILL as _,
         "PR_SET_PDEATHSIG",
     );
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     let p = process_of(a.spec);
 
     ch.expect(GO, None, "waiting for the parent").map_err(s)?;
+    // Dumpable until here only when an unprivileged parent wrote our maps.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     for j in joins {
         if j.typ != LinuxNamespaceType::Pid && j.typ != LinuxNamespaceType::Time {
             namespaces::enter(j)
@@ -679,7 +696,9 @@ fn init_child(
             work: o.work.clone(),
             merged: o.merged.clone(),
         }),
-        cgroup_path: a.cgroup.path(),
+        // Without a cgroup of its own the container sees the hierarchy
+        // it was born in (the caller's).
+        cgroup_path: a.cgroup.map_or("", Cgroup::path),
         cgroupns,
         userns,
         idmapped: &idmapped,
@@ -1074,7 +1093,8 @@ pub struct ExecArgs<'a> {
     pub container: OwnedFd,
     pub process: &'a Process,
     pub namespaces: Vec<LinuxNamespaceType>,
-    pub cgroup: &'a Cgroup,
+    /// `None`: the container has no cgroup of its own.
+    pub cgroup: Option<&'a Cgroup>,
     pub console_socket: Option<OwnedFd>,
     pub relay_tty: bool,
     pub preserve_fds: u32,
@@ -1116,9 +1136,15 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     // The host's procfs, for the child's /proc accesses once it is in the
     // container's mount namespace (where /proc is the container's).
     let proc = sys::ProcFs::open_host()?;
-    let cg_fd = a.cgroup.dir_fd()?;
+    let cg_fd = a.cgroup.map(Cgroup::dir_fd).transpose()?.flatten();
+    // Entering the pid namespace for our child needs CAP_SYS_ADMIN in our
+    // own user namespace too, which a user who is not root lacks: then the
+    // child joins every namespace itself and forks the process (with
+    // CLONE_PARENT, so it is our child), reports its pid and exits, as
+    // runc's and crun's exec do. Costs a fork, only in that case.
+    let intermediate = joins & libc::CLONE_NEWPID != 0 && userns && !crate::rootless::privileged();
     let mut restore = None;
-    if joins & libc::CLONE_NEWPID != 0 {
+    if joins & libc::CLONE_NEWPID != 0 && !intermediate {
         let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;
         namespaces::join_process(&a.container, libc::CLONE_NEWPID)?;
         restore = Some(own);
@@ -1130,7 +1156,15 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     let pid = pid?;
     if pid == 0 {
         drop(ours);
-        let r = exec_child(&a, &theirs, joins, userns, &caps, chroot.as_ref(), &proc);
+        let r = exec_child(
+            &a,
+            &theirs,
+            (joins, intermediate),
+            userns,
+            &caps,
+            chroot.as_ref(),
+            &proc,
+        );
         let msg = match r {
             Err(e) => e,
             Ok(never) => match never {},
@@ -1139,6 +1173,8 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
         unsafe { libc::_exit(255) };
     }
     drop(theirs);
+    let mut pid = pid;
+    let mut clone_reaped = false;
     let r = (|| -> Result<Option<OwnedFd>> {
         // execCPUAffinity.initial: before the move into the cgroup (which
         // resets the affinity to the cgroup's cpuset).
@@ -1150,8 +1186,8 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
         {
             security::set_affinity(pid, cpus, "process.execCPUAffinity.initial")?;
         }
-        if cg_fd.is_none() {
-            a.cgroup.add_pid(pid)?;
+        if let Some(cg) = a.cgroup.filter(|_| cg_fd.is_none()) {
+            cg.add_pid(pid)?;
         }
         if let Some(adj) = a.process.oom_score_adj() {
             sys::write_file(
@@ -1180,6 +1216,22 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
                         fds.notify(fd)?;
                     }
                 }
+                Some((PID, p)) if intermediate && !clone_reaped => {
+                    // The intermediate's fork, our child (CLONE_PARENT):
+                    // its pid cannot be reused before we reap it.
+                    let mut st = 0;
+                    // SAFETY: waitpid on our own child; st is a valid out pointer.
+                    unsafe { libc::waitpid(pid, &mut st, 0) };
+                    clone_reaped = true;
+                    pid = p
+                        .get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .map(i32::from_ne_bytes)
+                        .ok_or_else(|| Error::Child("bad pid message".into()))?;
+                    fds.listener = listener_of(a.seccomp.as_ref(), pid, a.state_json.clone());
+                    // Only now may it go on (whatever it sends is its own).
+                    ours.send(GO, &[])?;
+                }
                 Some((ERROR, p)) => {
                     return Err(Error::Child(String::from_utf8_lossy(&p).into_owned()));
                 }
@@ -1190,8 +1242,11 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     match r {
         Ok(m) => Ok((pid, m)),
         Err(e) => {
+            // SAFETY: pid is our unreaped child (the intermediate, or its
+            // fork once the intermediate was reaped): kill and reap it.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let mut st = 0;
+            // SAFETY: as above; st is a valid out pointer.
             unsafe { libc::waitpid(pid, &mut st, 0) };
             Err(e)
         }
@@ -1201,7 +1256,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
 fn exec_child(
     a: &ExecArgs,
     ch: &Channel,
-    joins: i32,
+    (joins, intermediate): (i32, bool),
     userns: bool,
     caps: &Caps,
     chroot: Option<&OwnedFd>,
@@ -1219,8 +1274,29 @@ fn exec_child(
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     let p = a.process;
     ch.expect(GO, None, "waiting for the parent").map_err(s)?;
-    namespaces::join_process(&a.container, joins & !libc::CLONE_NEWPID)
-        .map_err(|e| format!("join the container's namespaces: {e}"))?;
+    if intermediate {
+        namespaces::join_process(&a.container, joins)
+            .map_err(|e| format!("join the container's namespaces: {e}"))?;
+        match sys::clone3(CLONE_PARENT, None).map_err(s)? {
+            0 => {
+                let _ = sys::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as _,
+                    "PR_SET_PDEATHSIG",
+                );
+                ch.expect(GO, None, "waiting for the parent").map_err(s)?;
+            }
+            child => {
+                let _ = ch.send_child(PID, &child.to_ne_bytes());
+                // SAFETY: _exit ends this forked process without running
+                // the parent's atexit handlers.
+                unsafe { libc::_exit(0) };
+            }
+        }
+    } else {
+        namespaces::join_process(&a.container, joins & !libc::CLONE_NEWPID)
+            .map_err(|e| format!("join the container's namespaces: {e}"))?;
+    }
     // execCPUAffinity.final: now that the process is in the cgroup.
     if let Some(cpus) = p
         .exec_cpu_affinity()

@@ -91,6 +91,10 @@ pub struct State {
     /// before this was recorded (treated as owned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_created: Option<Vec<PathBuf>>,
+    /// No cgroup of its own (rootless without write access to cgroups):
+    /// `cgroup_path` names nothing, and nothing is done in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cgroup: bool,
     /// The `create` (or `run`) process still setting the container up, with
     /// its start time; 0 once set-up is over. While it lives the status is
     /// `creating`.
@@ -276,13 +280,21 @@ fn lock_holder(fd: &OwnedFd) -> String {
     "another process".into()
 }
 
+/// What a user who is not root should do about a state root they cannot
+/// write (empty for root).
+fn hint() -> String {
+    crate::rootless::root_hint()
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default()
+}
+
 /// Make the state root if it is missing: its parents with the usual 0755,
 /// the root itself 0700 (it holds every container's config). A directory
 /// that is already there is left exactly as it is (`--root /tmp` must not
 /// change /tmp).
 fn create_root(root: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    let err = |e| sys::io_err(format!("create state root {}", root.display()), e);
+    let err = |e| sys::io_err(format!("create state root {}{}", root.display(), hint()), e);
     match std::fs::DirBuilder::new().mode(0o700).create(root) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
@@ -319,7 +331,7 @@ impl Dir {
         let tmp = root.join(format!("{NEW_PREFIX}{id}.{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir(&tmp)
-            .map_err(|e| sys::io_err(format!("mkdir {}", tmp.display()), e))?;
+            .map_err(|e| sys::io_err(format!("mkdir {}{}", tmp.display(), hint()), e))?;
         let dir = (|| {
             let l = sys::open(&tmp, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
             flock_nb(&l, true).map_err(|e| sys::io_err(format!("flock {}", tmp.display()), e))?;

@@ -280,9 +280,16 @@ fn clone3_inner(
     pidfd: Option<&mut RawFd>,
 ) -> Result<libc::pid_t> {
     const CLONE_PIDFD: u64 = 0x1000;
+    // With CLONE_PARENT the kernel wants no exit signal: the child gets
+    // the caller's own (SIGCHLD to the shared parent).
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     if let Some(fd) = pidfd {

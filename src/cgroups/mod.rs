@@ -151,6 +151,19 @@ pub fn detect() -> Mode {
     })
 }
 
+/// Whether the device rules (`linux.resources.devices` and the defaults)
+/// are installed in the cgroup: not when rootless (see `crate::rootless`),
+/// as runc does. That does not open anything: a rootless caller cannot
+/// install them at all (the v1 `devices` files and the v2 eBPF device
+/// program need CAP_SYS_ADMIN on the host), and its container cannot reach a
+/// device the user could not open anyway: its processes are the user's (or
+/// subordinate) ids on the host, mknod of a device needs CAP_MKNOD on the
+/// host, and file systems mounted in a user namespace are nodev; the device
+/// nodes it has are bind mounts of the host's, opened with the user's rights.
+pub fn devices_enforced() -> bool {
+    !crate::rootless::active()
+}
+
 const PATH_FIELD: &str = "linux.cgroupsPath";
 
 /// cgroupsPath resolution: absolute -> as is (from the hierarchy root); relative "a/b" -> "/myrt/a/b"; None or "" -> "/myrt/<id>".

@@ -1,0 +1,161 @@
+//! Rootless operation: myrt run by a user who is not root on the host (or
+//! by root inside a user namespace, as rootless podman runs it).
+//!
+//! - The state root defaults to `$XDG_RUNTIME_DIR/myrt` (runc's rule).
+//! - The container's user namespace maps the caller's own uid/gid, written
+//!   directly (gid after `setgroups` is set to `deny`, as the kernel
+//!   requires of an unprivileged writer), or wider ranges written by the
+//!   set-uid helpers `newuidmap`/`newgidmap` from /etc/subuid and
+//!   /etc/subgid.
+//! - Cgroups are used where the caller may write them (a delegated cgroup
+//!   v2 subtree) and skipped otherwise (see `container`).
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The state root when `--root` is not given: `/run/myrt` for root on the
+/// host; `$XDG_RUNTIME_DIR/myrt` for any other user (and for root in a user
+/// namespace whose `$USER` is not `root`), when that variable is set. As
+/// runc: without `XDG_RUNTIME_DIR` a non-root user gets `/run/myrt` too, and
+/// the error creating it says what to do.
+pub fn default_root() -> PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
+    match xdg {
+        Some(dir) if honours_xdg() => PathBuf::from(dir).join("myrt"),
+        _ => PathBuf::from("/run/myrt"),
+    }
+}
+
+fn honours_xdg() -> bool {
+    if euid() != 0 {
+        return true;
+    }
+    // euid 0: the host's root keeps /run/myrt (XDG_RUNTIME_DIR may be
+    // /run/user/0); root in a user namespace is a user's runtime.
+    in_user_namespace() && std::env::var("USER").map_or(true, |u| u != "root")
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn egid() -> u32 {
+    // SAFETY: getegid has no preconditions and cannot fail.
+    unsafe { libc::getegid() }
+}
+
+/// Whether this process runs in a user namespace other than the host's
+/// (the initial one maps every uid: `0 0 4294967295`).
+pub fn in_user_namespace() -> bool {
+    static IN: OnceLock<bool> = OnceLock::new();
+    *IN.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+            let f: Vec<&str> = m.split_whitespace().collect();
+            f != ["0", "0", "4294967295"]
+        })
+    })
+}
+
+/// Rootless: not root on the host. The caller cannot write the host's
+/// cgroups or device rules, nor mount sysfs without its own network
+/// namespace.
+pub fn active() -> bool {
+    euid() != 0 || in_user_namespace()
+}
+
+/// Root in its own user namespace (the host's root, or root in the user
+/// namespace of a rootless engine): may write any map that namespace
+/// allows, and set up dumpable-free children.
+pub fn privileged() -> bool {
+    euid() == 0
+}
+
+/// The message for a state root this user cannot create.
+pub fn root_hint() -> Option<String> {
+    (euid() != 0 && std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|v| v.is_empty())).then(|| {
+        format!(
+            "running as uid {} without XDG_RUNTIME_DIR: set it (state goes to $XDG_RUNTIME_DIR/myrt) or pass --root",
+            euid()
+        )
+    })
+}
+
+/// How a map of a new user namespace gets written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// By myrt itself: as root (any map its own namespace allows), or the
+    /// single line that maps the caller's own id.
+    Direct,
+    /// By the set-uid helper (`newuidmap` / `newgidmap`), from the ranges
+    /// /etc/subuid and /etc/subgid grant the caller.
+    Helper,
+}
+
+/// Who writes `map` (the uid map when `uid`, else the gid map).
+pub fn writer(map: &[LinuxIdMapping], uid: bool) -> Writer {
+    if privileged() {
+        return Writer::Direct;
+    }
+    let own = if uid { euid() } else { egid() };
+    match map {
+        [m] if m.host_id() == own && m.size() == 1 => Writer::Direct,
+        _ => Writer::Helper,
+    }
+}
+
+/// Run `newuidmap` (uid) or `newgidmap` on `pid` with `map`. Its stderr
+/// is the error (it names the range /etc/subuid does not grant).
+pub fn run_helper(pid: i32, map: &[LinuxIdMapping], uid: bool) -> Result<(), String> {
+    let (prog, file) = if uid {
+        ("newuidmap", "/etc/subuid")
+    } else {
+        ("newgidmap", "/etc/subgid")
+    };
+    let mut cmd = std::process::Command::new(prog);
+    cmd.arg(pid.to_string());
+    for m in map {
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let who = if uid { euid() } else { egid() };
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "mapping more than your own id ({who}) needs {prog} (package uidmap) and a range in {file}: {prog}: {e}"
+        )
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "{prog} refused the map (ranges other than your own id {who} must be granted in {file}): {}",
+        why.trim()
+    ))
+}
+
+/// A user who is not root can create no namespace, mount nothing and
+/// change no id without a user namespace of the container's own (or one
+/// joined by path): refused up front, naming the field, instead of a bare
+/// EPERM from clone.
+pub fn check(spec: &Spec) -> Result<(), String> {
+    if privileged() {
+        return Ok(());
+    }
+    let userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+    if userns {
+        return Ok(());
+    }
+    Err(format!(
+        "linux.namespaces: running as uid {} (not root) needs a user namespace: add {{\"type\": \"user\"}} with linux.uidMappings and linux.gidMappings (myrt spec --rootless writes such a config)",
+        euid()
+    ))
+}
