@@ -720,9 +720,10 @@ fn signal_init(st: &State, sig: i32) -> Result<()> {
     Ok(())
 }
 
-pub fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
+/// `kill`: signal `sig` (see [`parse_signal`]) to the init, or to every
+/// process in the cgroup.
+pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
     check_id(id)?;
-    let sig = parse_signal(sig)?;
     let dir = Dir::open(&g.root, id, false)?;
     let st = dir.load()?;
     let status = status_of(&dir, &st);
@@ -1277,12 +1278,13 @@ pub fn resume(g: &Global, id: &str) -> Result<()> {
     }
 }
 
-/// `update`: new resource limits (a LinuxResources JSON and/or flags).
+/// `update`: new resource limits: `resources` (by default the current
+/// ones) with `edit` applied (the command line's single values).
 pub fn update(
     g: &Global,
     id: &str,
     resources: Option<LinuxResources>,
-    patch: &serde_json::Value,
+    edit: impl FnOnce(&mut LinuxResources),
 ) -> Result<()> {
     check_id(id)?;
     let dir = Dir::open(&g.root, id, true)?;
@@ -1292,13 +1294,10 @@ pub fn update(
     }
     let mut spec = load_config(&dir)?;
     let mut linux = spec.linux().clone().unwrap_or_default();
-    let current = resources
+    let mut merged = resources
         .or_else(|| linux.resources().clone())
         .unwrap_or_default();
-    let mut v = serde_json::to_value(&current).expect("resources serialize");
-    merge_json(&mut v, patch);
-    let merged: LinuxResources =
-        serde_json::from_value(v).map_err(|e| msg(format!("resources: {e}")))?;
+    edit(&mut merged);
     own_cgroup(&st, "update")?
         .set_with_devices(&merged, linux.devices().as_deref().unwrap_or_default())?;
     linux.set_resources(Some(merged));
@@ -1309,17 +1308,6 @@ pub fn update(
         0o600,
     )?;
     Ok(())
-}
-
-fn merge_json(a: &mut serde_json::Value, b: &serde_json::Value) {
-    match (a, b) {
-        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
-            for (k, v) in b {
-                merge_json(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
-            }
-        }
-        (a, b) => *a = b.clone(),
-    }
 }
 
 /// `events --stats`: one stats object in runc's event shape.
