@@ -702,6 +702,7 @@ fn init_child(
         cgroupns,
         userns,
         idmapped: &idmapped,
+        host_cgroups: None,
         sys: crate::syscall::LINUX,
     };
     // Without a mount namespace the container runs in the host's: no

@@ -25,7 +25,7 @@ pub struct HostCgroup {
 
 /// The host's cgroup hierarchies, from the parse of mountinfo that the
 /// parent already made (and cached) when it created the cgroup.
-pub fn host_cgroups() -> Vec<HostCgroup> {
+fn host_cgroups() -> Vec<HostCgroup> {
     let m = crate::cgroups::mountinfo::host();
     let mut v: Vec<HostCgroup> =
         m.v1.iter()
@@ -48,11 +48,14 @@ pub fn host_cgroups() -> Vec<HostCgroup> {
 /// Mount a `cgroup`/`cgroup2` entry of `mounts`, as the host's hierarchies
 /// are laid out.
 pub(super) fn mount(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result<()> {
-    mount_for(p, rootfd, m, opts, &host_cgroups())
+    match p.host_cgroups {
+        Some(host) => mount_for(p, rootfd, m, opts, host),
+        None => mount_for(p, rootfd, m, opts, &host_cgroups()),
+    }
 }
 
 /// [`mount`] for a given host layout.
-pub(super) fn mount_for(
+fn mount_for(
     p: &Plan,
     rootfd: &OwnedFd,
     m: &Mount,

@@ -90,6 +90,9 @@ pub struct Plan<'a, 's> {
     /// Detached idmapped mounts made by the parent (see `idmapped_mounts`),
     /// by index in `mounts`.
     pub idmapped: &'a [Option<OwnedFd>],
+    /// The host's cgroup hierarchies, for `cgroup` mounts; `None`: read
+    /// from mountinfo when a config has one.
+    pub host_cgroups: Option<&'a [HostCgroup]>,
     /// The system calls the set-up makes (`syscall::LINUX`, or a fake).
     pub sys: &'s dyn Syscall,
 }

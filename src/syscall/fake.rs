@@ -92,6 +92,10 @@ pub struct Recorder {
     scratch: PathBuf,
     calls: RefCell<Vec<Call>>,
     fs: RefCell<Vec<PathBuf>>,
+    /// Mounts attached by `move_mount`: (fd, device, inode) of the
+    /// detached mount and where it went, so later calls on that fd name
+    /// the place it is attached at, as the kernel would.
+    attached: RefCell<Vec<(FdKey, String)>>,
     /// Calls (by a prefix of their Debug text, e.g. "Mount") that fail with
     /// the given errno instead of being recorded.
     fail: RefCell<Vec<(String, i32)>>,
@@ -106,6 +110,7 @@ impl Recorder {
             scratch: std::fs::canonicalize(scratch).unwrap_or_else(|_| scratch.to_path_buf()),
             calls: RefCell::new(Vec::new()),
             fs: RefCell::new(Vec::new()),
+            attached: RefCell::new(Vec::new()),
             fail: RefCell::new(Vec::new()),
         }
     }
@@ -148,6 +153,11 @@ impl Recorder {
     }
 
     fn name_of_fd(&self, fd: BorrowedFd<'_>) -> String {
+        if let Some(key) = fd_key(fd)
+            && let Some((_, to)) = self.attached.borrow().iter().rev().find(|(k, _)| *k == key)
+        {
+            return to.clone();
+        }
         match std::fs::read_link(sys::fd_path(&fd.as_raw_fd())) {
             Ok(p) => self.name_of(&p),
             Err(_) => format!("fd {}", fd.as_raw_fd()),
@@ -161,8 +171,17 @@ impl Recorder {
         {
             return self.name_of(&t);
         }
-        p.to_string()
+        self.name_of(Path::new(p))
     }
+}
+
+/// What identifies a detached mount's fd while it is open: the fd number,
+/// device and inode.
+type FdKey = (i32, u64, u64);
+
+fn fd_key(fd: BorrowedFd<'_>) -> Option<FdKey> {
+    let st = nix::sys::stat::fstat(fd).ok()?;
+    Some((fd.as_raw_fd(), st.st_dev, st.st_ino))
 }
 
 fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
@@ -207,10 +226,15 @@ impl Syscall for Recorder {
     }
 
     fn move_mount(&self, from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<()> {
+        let to = self.name_of_fd(to);
         self.record(Call::MoveMount {
             from: self.name_of_fd(from),
-            to: self.name_of_fd(to),
-        })
+            to: to.clone(),
+        })?;
+        if let Some(key) = fd_key(from) {
+            self.attached.borrow_mut().push((key, to));
+        }
+        Ok(())
     }
 
     fn mount_setattr(&self, fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> Result<()> {
