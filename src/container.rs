@@ -439,10 +439,9 @@ fn skip_cgroup(id: &str, linux: &oci_spec::runtime::Linux, cgroup: &Cgroup) -> R
     let Some(denied) = denied else {
         return Ok(false);
     };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
     let why = format!(
-        "uid {uid} may not create cgroups in {} (rootless: use a cgroup v2 subtree delegated to this user)",
+        "{} may not create cgroups in {} (rootless: use a cgroup v2 subtree delegated to this user)",
+        crate::rootless::who(),
         denied.display()
     );
     if let Some(p) = linux.cgroups_path() {

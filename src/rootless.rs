@@ -72,6 +72,16 @@ pub fn privileged() -> bool {
     euid() == 0
 }
 
+/// The caller, for messages: "uid 1000", or "uid 0 of a user namespace"
+/// (rootless podman runs the runtime so).
+pub fn who() -> String {
+    if euid() == 0 && in_user_namespace() {
+        "uid 0 of a user namespace".into()
+    } else {
+        format!("uid {}", euid())
+    }
+}
+
 /// The message for a state root this user cannot create.
 pub fn root_hint() -> Option<String> {
     (euid() != 0 && std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|v| v.is_empty())).then(|| {
