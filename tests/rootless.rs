@@ -44,19 +44,26 @@ fn id_of(name: &str, flag: &str) -> u32 {
 
 /// userdel, killing the user's processes first (they are this test's: the
 /// user was made for it, or by an earlier run of it that crashed).
-fn remove_user(name: &str) -> Vec<i32> {
+fn remove_user(name: &str) -> Vec<(i32, String)> {
     let mut left = Vec::new();
     if let Ok(o) = Command::new("id").args(["-u", name]).output()
         && o.status.success()
         && let Ok(uid) = String::from_utf8_lossy(&o.stdout).trim().parse::<u32>()
     {
-        left = processes_of(uid);
-        for &p in &left {
+        for p in processes_of(uid) {
+            // An exited process re-parented to us (the subreaper), e.g. an
+            // engine's daemonized helper: reap it, it is gone already.
+            if is_zombie(p) && wait_pid(p, Duration::from_millis(100)).is_some() {
+                continue;
+            }
+            let cmd = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
             // SAFETY: kill(2) has no memory-safety preconditions.
             unsafe { libc::kill(p, libc::SIGKILL) };
+            left.push((p, cmd.trim().to_string()));
         }
-        for &p in &left {
-            let _ = wait_pid(p, Duration::from_secs(2));
+        for (p, _) in &left {
+            let _ = wait_pid(*p, Duration::from_secs(2));
         }
         let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         let o = host("userdel", &[name]);
@@ -66,6 +73,13 @@ fn remove_user(name: &str) -> Vec<i32> {
         );
     }
     left
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| r.starts_with('Z')))
+        .unwrap_or(false)
 }
 
 /// Processes whose real uid is `uid`.
@@ -233,8 +247,8 @@ impl Drop for User {
         for m in mounts_mentioning(&self.dir) {
             problems.push(format!("mount left: {m}"));
         }
-        for p in remove_user(&self.name) {
-            problems.push(format!("process left: {p}"));
+        for (p, cmd) in remove_user(&self.name) {
+            problems.push(format!("process left: {p} ({cmd})"));
         }
         if mounts_mentioning(&self.dir).is_empty() {
             let _ = fs::remove_dir_all(&self.dir);
@@ -578,4 +592,161 @@ fn root_rootless_sys_is_bound_without_netns() {
     // only its own loopback.
     let (net, mount) = container_net_classes(&u, true);
     assert_eq!(net, ["lo"], "{mount}");
+}
+
+/// Rootless podman (as the test user, storage and configuration of its
+/// own) with myrt as its runtime: podman runs the runtime as root of its
+/// user namespace (the user and its /etc/subuid range), with no user
+/// namespace in the config and no cgroup (cgroup v1, or v2 without
+/// delegation: podman asks for none).
+#[test]
+fn root_rootless_podman() {
+    let u = User::new();
+    let pd = u.dir.join("podman");
+    fs::create_dir_all(pd.join("tmp")).unwrap();
+    fs::write(
+        pd.join("containers.conf"),
+        format!(
+            "[containers]\n\
+             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+             [engine]\n\
+             cgroup_manager = \"cgroupfs\"\n\
+             events_logger = \"file\"\n\
+             events_logfile_path = \"{0}/events.log\"\n\
+             image_copy_tmp_dir = \"{0}/tmp\"\n\
+             runtime_supports_json = [\"myrt\", \"runc\"]\n\
+             [network]\n\
+             network_config_dir = \"{0}/networks\"\n",
+            pd.display()
+        ),
+    )
+    .unwrap();
+    fs::write(
+        pd.join("storage.conf"),
+        format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/runroot\"\n",
+            pd.display()
+        ),
+    )
+    .unwrap();
+    host(
+        "tar",
+        &[
+            "-C",
+            u.bundle().join("rootfs").to_str().unwrap(),
+            "-cf",
+            pd.join("bb.tar").to_str().unwrap(),
+            ".",
+        ],
+    )
+    .ok();
+    host(
+        "chown",
+        &["-R", &format!("{}:{}", u.uid, u.gid), pd.to_str().unwrap()],
+    )
+    .ok();
+    let podman = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid",
+            &u.uid.to_string(),
+            "--regid",
+            &u.gid.to_string(),
+            "--init-groups",
+            "--",
+        ]);
+        c.arg("podman");
+        for (k, v) in [
+            ("--root", "root"),
+            ("--runroot", "runroot"),
+            ("--tmpdir", "tmp"),
+        ] {
+            c.arg(k).arg(pd.join(v));
+        }
+        c.args([
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+            "--runtime",
+        ]);
+        c.arg(&u.bin).args(args);
+        c.current_dir(&u.dir);
+        c.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &u.dir)
+            .env("USER", &u.name)
+            .env("XDG_RUNTIME_DIR", u.xdg())
+            .env("CONTAINERS_CONF", pd.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", pd.join("storage.conf"));
+        exec_cmd(c, None, Sink::Pipe, Duration::from_secs(60))
+    };
+    let img = "localhost/myrt-rl-bb";
+    podman(&["import", pd.join("bb.tar").to_str().unwrap(), img]).ok();
+    let run = ["run", "--rm", "--network", "none", "--pull", "never"];
+    let o = podman(
+        &[
+            &run[..],
+            &[
+                img,
+                "sh",
+                "-c",
+                "echo hello $(id -u); cat /proc/self/uid_map; exit 3",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.code, 3, "{o}");
+    let lines: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // Root of podman's user namespace: the user, then its subordinate range.
+    assert_eq!(lines[0], ["hello", "0"], "{o}");
+    assert_eq!(lines[1], ["0", &u.uid.to_string(), "1"], "{o}");
+    assert_eq!(lines.len(), 3, "{o}");
+    let name = unique("rl");
+    podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--pull",
+        "never",
+        img,
+        "sleep",
+        "100",
+    ])
+    .ok();
+    let o = podman(&["exec", &name, "sh", "-c", "cat /proc/1/cmdline; exit 5"]);
+    assert_eq!(o.code, 5, "{o}");
+    assert_eq!(o.stdout.replace('\0', " ").trim(), "sleep 100", "{o}");
+    // conmon gave no --root: the runtime's state went to $XDG_RUNTIME_DIR/myrt.
+    let state = u.xdg().join("myrt");
+    assert_eq!(
+        fs::read_dir(&state).unwrap().count(),
+        1,
+        "{}",
+        state.display()
+    );
+    podman(&["rm", "-f", "-t", "0", &name]).ok();
+    assert_eq!(
+        fs::read_dir(&state).unwrap().count(),
+        0,
+        "{}",
+        state.display()
+    );
+    // podman's pause process (it holds the user namespace) is this test's.
+    // (Its pid file is in podman's --tmpdir.)
+    let pause = pd.join("tmp/pause.pid");
+    if let Ok(p) = fs::read_to_string(&pause)
+        && let Ok(pid) = p.trim().parse::<i32>()
+    {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = wait_pid(pid, Duration::from_secs(5));
+    }
 }
