@@ -10,6 +10,11 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{LinuxCapabilities, PosixRlimitType, Process};
 use std::str::FromStr;
 
+use nix::sys::personality::Persona;
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+
 use crate::sys;
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +144,12 @@ impl Caps {
 /// `proc` is the host's procfs (see `sys::ProcFs`), never the container's.
 pub fn set_user(p: &Process, proc: &sys::ProcFs) -> Result<()> {
     let u = p.user();
-    let mut groups: Vec<libc::gid_t> = u.additional_gids().clone().unwrap_or_default();
+    let mut groups: Vec<Gid> = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|&g| Gid::from_raw(g))
+        .collect();
     groups.dedup();
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
     let setgroups_allowed = proc
@@ -147,47 +157,52 @@ pub fn set_user(p: &Process, proc: &sys::ProcFs) -> Result<()> {
         .map_err(|e| field("process.user.additionalGids", e))?
         .trim()
         != "deny";
-    if setgroups_allowed && unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } < 0 {
-        return Err(field("process.user.additionalGids", sys::last("setgroups")));
-    }
-    if unsafe { libc::setresgid(u.gid(), u.gid(), u.gid()) } < 0 {
+    if setgroups_allowed && let Err(e) = nix::unistd::setgroups(&groups) {
         return Err(field(
-            "process.user.gid",
-            sys::last(format!("setresgid {}", u.gid())),
+            "process.user.additionalGids",
+            sys::io_err("setgroups", e.into()),
         ));
     }
-    if unsafe { libc::setresuid(u.uid(), u.uid(), u.uid()) } < 0 {
+    let gid = Gid::from_raw(u.gid());
+    if let Err(e) = nix::unistd::setresgid(gid, gid, gid) {
+        return Err(field(
+            "process.user.gid",
+            sys::io_err(format!("setresgid {gid}"), e.into()),
+        ));
+    }
+    let uid = Uid::from_raw(u.uid());
+    if let Err(e) = nix::unistd::setresuid(uid, uid, uid) {
         return Err(field(
             "process.user.uid",
-            sys::last(format!("setresuid {}", u.uid())),
+            sys::io_err(format!("setresuid {uid}"), e.into()),
         ));
     }
     sys::prctl(libc::PR_SET_KEEPCAPS, 0, "PR_SET_KEEPCAPS")?;
     if let Some(m) = u.umask() {
-        unsafe { libc::umask(m as libc::mode_t) };
+        nix::sys::stat::umask(Mode::from_bits_retain(m as libc::mode_t));
     }
     Ok(())
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> Option<u32> {
+fn rlimit_resource(t: PosixRlimitType) -> Option<Resource> {
     use PosixRlimitType::*;
     Some(match t {
-        RlimitCpu => libc::RLIMIT_CPU,
-        RlimitFsize => libc::RLIMIT_FSIZE,
-        RlimitData => libc::RLIMIT_DATA,
-        RlimitStack => libc::RLIMIT_STACK,
-        RlimitCore => libc::RLIMIT_CORE,
-        RlimitRss => libc::RLIMIT_RSS,
-        RlimitNproc => libc::RLIMIT_NPROC,
-        RlimitNofile => libc::RLIMIT_NOFILE,
-        RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        RlimitAs => libc::RLIMIT_AS,
-        RlimitLocks => libc::RLIMIT_LOCKS,
-        RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        RlimitNice => libc::RLIMIT_NICE,
-        RlimitRtprio => libc::RLIMIT_RTPRIO,
-        RlimitRttime => libc::RLIMIT_RTTIME,
+        RlimitCpu => Resource::RLIMIT_CPU,
+        RlimitFsize => Resource::RLIMIT_FSIZE,
+        RlimitData => Resource::RLIMIT_DATA,
+        RlimitStack => Resource::RLIMIT_STACK,
+        RlimitCore => Resource::RLIMIT_CORE,
+        RlimitRss => Resource::RLIMIT_RSS,
+        RlimitNproc => Resource::RLIMIT_NPROC,
+        RlimitNofile => Resource::RLIMIT_NOFILE,
+        RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        RlimitAs => Resource::RLIMIT_AS,
+        RlimitLocks => Resource::RLIMIT_LOCKS,
+        RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitNice => Resource::RLIMIT_NICE,
+        RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        RlimitRttime => Resource::RLIMIT_RTTIME,
         #[allow(unreachable_patterns)]
         _ => return None,
     })
@@ -197,19 +212,18 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
         let res = rlimit_resource(r.typ())
             .ok_or_else(|| field(format!("process.rlimits[{i}].type"), "unknown rlimit"))?;
-        let lim = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
-        };
-        if unsafe { libc::setrlimit(res as _, &lim) } < 0 {
+        if let Err(e) = setrlimit(res, r.soft(), r.hard()) {
             return Err(field(
                 format!("process.rlimits[{i}]"),
-                sys::last(format!(
-                    "setrlimit {:?} soft {} hard {}",
-                    r.typ(),
-                    r.soft(),
-                    r.hard()
-                )),
+                sys::io_err(
+                    format!(
+                        "setrlimit {:?} soft {} hard {}",
+                        r.typ(),
+                        r.soft(),
+                        r.hard()
+                    ),
+                    e.into(),
+                ),
             ));
         }
     }
@@ -222,14 +236,18 @@ pub fn set_personality(p: Option<&oci_spec::runtime::LinuxPersonality>) -> Resul
     let Some(p) = p else {
         return Ok(());
     };
-    let persona: libc::c_ulong = match p.domain() {
-        LinuxPersonalityDomain::PerLinux => 0x0000,
-        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    // PER_LINUX and PER_LINUX32 (execution domains, not flags).
+    let persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => Persona::empty(),
+        LinuxPersonalityDomain::PerLinux32 => Persona::from_bits_retain(0x0008),
     };
-    if unsafe { libc::personality(persona) } < 0 {
-        return Err(field("linux.personality", sys::last("personality")));
+    match nix::sys::personality::set(persona) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(field(
+            "linux.personality",
+            sys::io_err("personality", e.into()),
+        )),
     }
-    Ok(())
 }
 
 /// `process.ioPriority` through ioprio_set(IOPRIO_WHO_PROCESS, self).
@@ -247,6 +265,8 @@ pub fn set_io_priority(p: &Process) -> Result<()> {
         return Err(field("process.ioPriority.priority", "must be 0..7"));
     }
     let value = (class << 13) | io.priority();
+    // SAFETY: ioprio_set(IOPRIO_WHO_PROCESS, 0 = the caller, value) takes
+    // integers only. (nix and rustix have no wrapper.)
     if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) } < 0 {
         return Err(field("process.ioPriority", sys::last("ioprio_set")));
     }
@@ -267,6 +287,8 @@ pub fn new_session_keyring(id: &str) {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = sys::cstr(format!("_ses.{id}"));
     // ENOSYS/EACCES (keyrings disabled or restricted) are not fatal.
+    // SAFETY: `name` is a NUL-terminated string that outlives the call;
+    // KEYCTL_JOIN_SESSION_KEYRING only reads it.
     unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
 }
 
@@ -356,6 +378,9 @@ pub fn set_scheduler(p: &Process) -> Result<()> {
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
     };
+    // SAFETY: `attr` is a `struct sched_attr` (VER0) whose `size` field says
+    // how much the kernel may read; it outlives the call. (nix and rustix
+    // have no wrapper.)
     if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } < 0 {
         return Err(field(
             "process.scheduler",
@@ -396,6 +421,9 @@ pub fn set_affinity(pid: libc::pid_t, list: &str, field_name: &str) -> Result<()
     if words.iter().all(|w| *w == 0) {
         return Err(field(field_name, "names no CPU"));
     }
+    // SAFETY: the kernel reads `words.len() * 8` bytes from `words`, which
+    // holds that many and outlives the call. (nix's CpuSet holds only 1024
+    // CPUs; parse_list allows 65536.)
     let r = unsafe {
         libc::syscall(
             libc::SYS_sched_setaffinity,
@@ -443,6 +471,8 @@ pub fn set_memory_policy(m: Option<&oci_spec::runtime::LinuxMemoryPolicy>) -> Re
         // The kernel reads maxnode - 1 bits.
         (nodes.as_ptr(), nodes.len() * 64 + 1)
     };
+    // SAFETY: the kernel reads maxnode - 1 bits from `ptr`: `nodes` holds
+    // nodes.len() * 64 of them and outlives the call; (null, 0) when empty.
     if unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) } < 0 {
         let e = std::io::Error::last_os_error();
         let msg = match e.raw_os_error() {
