@@ -29,14 +29,25 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, FcntlArg, OFlag, SealFlag, fcntl, openat};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::sendfile::sendfile;
+use nix::sys::stat::{Mode, fchmod, fstat};
+use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, fstatfs};
+use nix::sys::statvfs::{FsFlags, fstatvfs};
+use nix::unistd::{execve, execveat};
+
 use crate::sys;
 
 /// Set (to "1") in the environment of the re-executed image; removed again
 /// at once. Only a loop guard, never trusted as proof.
 const REEXEC_ENV: &str = "_MYRT_SEALED_REEXEC";
 
-const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
-const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
+    .union(SealFlag::F_SEAL_SHRINK)
+    .union(SealFlag::F_SEAL_GROW)
+    .union(SealFlag::F_SEAL_WRITE);
 
 /// How the running image is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,17 +75,14 @@ pub fn running_sealed() -> Option<Sealed> {
 }
 
 fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    if seals >= 0 && seals & SEALS == SEALS {
+    if let Ok(seals) = fcntl(exe, FcntlArg::F_GET_SEALS)
+        && SealFlag::from_bits_retain(seals).contains(SEALS)
+    {
         return Some(Sealed::Memfd);
     }
-    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-    let mut svfs: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(exe.as_raw_fd(), &mut sfs) } < 0
-        || sfs.f_type as i64 != OVERLAYFS_SUPER_MAGIC
-        || unsafe { libc::fstatvfs(exe.as_raw_fd(), &mut svfs) } < 0
-        || svfs.f_flag & libc::ST_RDONLY == 0
-    {
+    let overlay = fstatfs(exe).is_ok_and(|s| s.filesystem_type() == OVERLAYFS_SUPER_MAGIC);
+    let read_only = fstatvfs(exe).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
+    if !overlay || !read_only {
         return None;
     }
     let id = mount_id(exe)?;
@@ -88,8 +96,12 @@ fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
 }
 
 fn mount_id(fd: &OwnedFd) -> Option<u64> {
+    // SAFETY: statx is plain integers and arrays, for which all zeroes is
+    // a valid value.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     let empty = c"";
+    // SAFETY: `empty` is NUL-terminated and `stx` is a live statx for the
+    // kernel to fill; both outlive the call. (nix has no statx.)
     let r = unsafe {
         libc::statx(
             fd.as_raw_fd(),
@@ -107,7 +119,8 @@ fn mount_id(fd: &OwnedFd) -> Option<u64> {
 pub fn ensure_sealed() -> Result<(), Error> {
     let again = std::env::var_os(REEXEC_ENV).is_some();
     if again {
-        // Single-threaded here (called first thing in main).
+        // SAFETY: called first thing in main, before any thread exists, so
+        // no other thread can read the environment at the same time.
         unsafe { std::env::remove_var(REEXEC_ENV) };
     }
     let exe = sys::open(Path::new("/proc/self/exe"), libc::O_RDONLY, 0)
@@ -131,6 +144,8 @@ pub fn ensure_sealed() -> Result<(), Error> {
 }
 
 fn fsconfig(fd: &OwnedFd, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> sys::Result<()> {
+    // SAFETY: `key` and `value` are NUL-terminated strings (or null, for the
+    // commands that take none) that outlive the call; the kernel only reads.
     let r = unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
@@ -154,6 +169,8 @@ fn owned(r: libc::c_long, what: &str) -> sys::Result<OwnedFd> {
     if r < 0 {
         return Err(sys::last(what));
     }
+    // SAFETY: `r` is a new fd the kernel just returned (callers pass the
+    // result of an fd-returning call at once); nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
@@ -190,6 +207,7 @@ fn overlay_view() -> sys::Result<OwnedFd> {
         ));
     }
     let ctx = owned(
+        // SAFETY: the name is a NUL-terminated literal.
         unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) },
         "fsopen overlay",
     )?;
@@ -204,6 +222,7 @@ fn overlay_view() -> sys::Result<OwnedFd> {
     let _ = fsconfig(&ctx, FSCONFIG_SET_STRING, Some(c"xino"), Some(c"off"));
     fsconfig(&ctx, FSCONFIG_CMD_CREATE, None, None)?;
     let mnt = owned(
+        // SAFETY: fsmount takes integers only.
         unsafe {
             libc::syscall(
                 libc::SYS_fsmount,
@@ -214,21 +233,15 @@ fn overlay_view() -> sys::Result<OwnedFd> {
         },
         "fsmount overlay",
     )?;
-    let name = sys::cstr(name);
-    let fd = owned(
-        unsafe {
-            libc::openat(
-                mnt.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        } as libc::c_long,
-        "open the binary in its overlay view",
-    )?;
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0
-        || st.st_mode & libc::S_IFMT != libc::S_IFREG
-    {
+    let fd = openat(
+        &mnt,
+        sys::cstr(name).as_c_str(),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys::io_err("open the binary in its overlay view", e.into()))?;
+    let regular = fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
+    if !regular {
         return Err(sys::errno("the binary in its overlay view", libc::EINVAL));
     }
     Ok(fd)
@@ -239,54 +252,31 @@ fn memfd_copy(exe: &OwnedFd) -> sys::Result<OwnedFd> {
     const MFD_EXEC: libc::c_uint = 0x10;
     const F_SEAL_EXEC: i32 = 0x20;
     let name = c"myrt-sealed";
-    let mut fd = unsafe {
-        libc::memfd_create(
-            name.as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | MFD_EXEC,
-        )
-    };
-    if fd < 0 {
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    let memfd = memfd_create(name, flags | MFdFlags::from_bits_retain(MFD_EXEC))
         // Kernels before 6.3 do not know MFD_EXEC (exec is the default).
-        fd = unsafe {
-            libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        };
-    }
-    let memfd = owned(fd as libc::c_long, "memfd_create")?;
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(exe.as_raw_fd(), &mut st) } < 0 {
-        return Err(sys::last("fstat /proc/self/exe"));
-    }
-    let size = st.st_size as usize;
+        .or_else(|_| memfd_create(name, flags))
+        .map_err(|e| sys::io_err("memfd_create", e.into()))?;
+    let size = fstat(exe)
+        .map_err(|e| sys::io_err("fstat /proc/self/exe", e.into()))?
+        .st_size as usize;
     let mut done = 0usize;
     while done < size {
-        let n = unsafe {
-            libc::sendfile(
-                memfd.as_raw_fd(),
-                exe.as_raw_fd(),
-                std::ptr::null_mut(),
-                size - done,
-            )
-        };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
+        match sendfile(&memfd, exe, None, size - done) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(sys::io_err("copy the binary", e.into())),
+            Ok(0) => return Err(sys::errno("copy the binary: short read", libc::EIO)),
+            Ok(n) => done += n,
         }
-        if n <= 0 {
-            return Err(if n < 0 {
-                sys::last("copy the binary")
-            } else {
-                sys::errno("copy the binary: short read", libc::EIO)
-            });
-        }
-        done += n as usize;
     }
-    if unsafe { libc::fchmod(memfd.as_raw_fd(), 0o511) } < 0 {
-        return Err(sys::last("fchmod memfd"));
-    }
+    fchmod(&memfd, Mode::from_bits_retain(0o511))
+        .map_err(|e| sys::io_err("fchmod memfd", e.into()))?;
     // Optional (Linux 6.3): nobody may change the mode afterwards.
-    unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, F_SEAL_EXEC) };
-    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(sys::last("seal memfd"));
-    }
+    let _ = fcntl(
+        &memfd,
+        FcntlArg::F_ADD_SEALS(SealFlag::from_bits_retain(F_SEAL_EXEC)),
+    );
+    fcntl(&memfd, FcntlArg::F_ADD_SEALS(SEALS)).map_err(|e| sys::io_err("seal memfd", e.into()))?;
     Ok(memfd)
 }
 
@@ -303,28 +293,15 @@ fn reexec(image: &OwnedFd) -> String {
         })
         .collect();
     env.push(CString::new(format!("{REEXEC_ENV}=1")).unwrap_or_default());
-    let mut av: Vec<*const libc::c_char> = args.iter().map(|c| c.as_ptr()).collect();
-    av.push(std::ptr::null());
-    let mut ev: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
-    ev.push(std::ptr::null());
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            image.as_raw_fd(),
-            c"".as_ptr(),
-            av.as_ptr(),
-            ev.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    let first = std::io::Error::last_os_error();
+    let Err(first) = execveat(image, c"", &args, &env, AtFlags::AT_EMPTY_PATH);
     // execveat may be filtered where myrt itself runs under seccomp: the
     // same file through its /proc/self/fd link.
     let path = sys::cstr(sys::fd_path(image));
-    unsafe { libc::execve(path.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    let Err(second) = execve(&path, &args, &env);
     format!(
-        "re-executing from the sealed image: execveat: {first}; execve: {}",
-        std::io::Error::last_os_error()
+        "re-executing from the sealed image: execveat: {}; execve: {}",
+        std::io::Error::from(first),
+        std::io::Error::from(second)
     )
 }
 
@@ -333,12 +310,12 @@ mod tests {
     use super::*;
 
     fn reopen(fd: &OwnedFd, flags: i32) -> std::io::Result<OwnedFd> {
-        let c = sys::cstr(sys::fd_path(fd));
-        let r = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(unsafe { OwnedFd::from_raw_fd(r) })
+        let flags = OFlag::from_bits_retain(flags) | OFlag::O_CLOEXEC;
+        Ok(nix::fcntl::open(
+            sys::fd_path(fd).as_str(),
+            flags,
+            Mode::empty(),
+        )?)
     }
 
     fn exe() -> OwnedFd {
@@ -357,11 +334,11 @@ mod tests {
         assert_eq!(sealed_kind(&r), Some(Sealed::Memfd));
         let w = reopen(&m, libc::O_WRONLY);
         if let Ok(w) = w {
-            let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr() as *const _, 1) };
-            assert!(n < 0, "wrote to the sealed copy");
+            let n = nix::unistd::write(&w, b"x");
+            assert!(n.is_err(), "wrote to the sealed copy");
         }
-        let seals = unsafe { libc::fcntl(m.as_raw_fd(), libc::F_ADD_SEALS, 0) };
-        assert!(seals < 0, "seals can still be changed");
+        let seals = fcntl(&m, FcntlArg::F_ADD_SEALS(SealFlag::empty()));
+        assert!(seals.is_err(), "seals can still be changed");
     }
 
     /// Needs CAP_SYS_ADMIN (fsopen).
