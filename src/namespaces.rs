@@ -6,6 +6,9 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
+use nix::sched::CloneFlags;
+use nix::sys::statfs::{NSFS_MAGIC, fstatfs};
+
 use crate::{rootless, sys};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +68,6 @@ pub struct Join {
     pub fd: OwnedFd,
 }
 
-const NSFS_MAGIC: i64 = 0x6e736673;
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
 
 /// Open a namespace file and check that it is one, of type `t`.
@@ -74,8 +76,9 @@ pub fn open(path: &Path, t: LinuxNamespaceType, field: &str) -> Result<OwnedFd> 
         field: field.into(),
         msg: e.to_string(),
     })?;
-    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sfs) } == 0 && sfs.f_type == NSFS_MAGIC;
+    let ok = fstatfs(&fd).is_ok_and(|s| s.filesystem_type() == NSFS_MAGIC);
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns the type as the
+    // result; `fd` is open for the call.
     let real = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
     if !ok || real != flag(t) {
         return Err(Error::Invalid {
@@ -197,9 +200,9 @@ pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
 /// Returns an fd of our original time namespace to go back to.
 pub fn prepare_time(linux: &Linux) -> Result<OwnedFd> {
     let orig = sys::open(Path::new("/proc/self/ns/time"), libc::O_RDONLY, 0)?;
-    if unsafe { libc::unshare(libc::CLONE_NEWTIME) } < 0 {
-        return Err(sys::last("unshare time namespace").into());
-    }
+    // (nix has no name for CLONE_NEWTIME.)
+    nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+        .map_err(|e| sys::io_err("unshare time namespace", e.into()))?;
     let mut text = String::new();
     for (clock, off) in linux.time_offsets().iter().flatten() {
         let name = match clock.as_str() {

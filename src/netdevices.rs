@@ -3,17 +3,20 @@
 //! addresses kept, through rtnetlink. Done by the parent, from the
 //! runtime's network namespace, once the container's exists.
 
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, recv, send, socket,
+};
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use crate::sys;
 
 #[derive(Debug, thiserror::Error)]
-#[error("linux.netDevices.{dev}: {msg}")]
+#[error("linux.netDevices.{dev}: {reason}")]
 pub struct Error {
     pub dev: String,
-    pub msg: String,
+    pub reason: String,
 }
 
 const RTM_NEWLINK: u16 = 16;
@@ -88,20 +91,14 @@ struct Addr {
 
 impl Netlink {
     fn open() -> sys::Result<Netlink> {
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(sys::last("netlink socket"));
-        }
-        Ok(Netlink {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            seq: 0,
-        })
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )
+        .map_err(|e| sys::io_err("netlink socket", e.into()))?;
+        Ok(Netlink { fd, seq: 0 })
     }
 
     /// Send one request (header added here) and collect the reply
@@ -115,32 +112,14 @@ impl Netlink {
         m.extend_from_slice(&self.seq.to_ne_bytes());
         m.extend_from_slice(&0u32.to_ne_bytes());
         m.extend_from_slice(body);
-        let r = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                m.as_ptr() as *const libc::c_void,
-                m.len(),
-                0,
-            )
-        };
-        if r < 0 {
-            return Err(sys::last("netlink send"));
-        }
+        send(self.fd.as_raw_fd(), &m, MsgFlags::empty())
+            .map_err(|e| sys::io_err("netlink send", e.into()))?;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 65536];
         loop {
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                return Err(sys::last("netlink recv"));
-            }
-            let mut b = &buf[..n as usize];
+            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())
+                .map_err(|e| sys::io_err("netlink recv", e.into()))?;
+            let mut b = &buf[..n];
             while b.len() >= 16 {
                 let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
                 let mtype = u16::from_ne_bytes([b[4], b[5]]);
@@ -266,9 +245,9 @@ pub fn move_into(spec: &Spec, pid: i32) -> Result<(), Error> {
     if devs.is_empty() {
         return Ok(());
     }
-    let err = |dev: &str, msg: String| Error {
+    let err = |dev: &str, reason: String| Error {
         dev: dev.to_string(),
-        msg,
+        reason,
     };
     let ns = sys::open(Path::new(&format!("/proc/{pid}/ns/net")), libc::O_RDONLY, 0)
         .map_err(|e| err("", e.to_string()))?;

@@ -225,7 +225,9 @@ fn flock_nb(fd: &OwnedFd, exclusive: bool) -> std::io::Result<bool> {
     } else {
         libc::LOCK_SH
     } | libc::LOCK_NB;
-    // SAFETY: flock on an fd we own.
+    // SAFETY: flock takes two integers and touches no memory of ours; `fd`
+    // is open (borrowed) for the call. (nix's Flock would take ownership of
+    // the fd, which Dir keeps.)
     if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
         return Ok(true);
     }
@@ -238,11 +240,7 @@ fn flock_nb(fd: &OwnedFd, exclusive: bool) -> std::io::Result<bool> {
 }
 
 fn dev_ino(fd: &OwnedFd) -> Option<(u64, u64)> {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat fills `st`.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
-        return None;
-    }
+    let st = nix::sys::stat::fstat(fd).ok()?;
     Some((st.st_dev, st.st_ino))
 }
 
