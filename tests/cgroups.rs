@@ -180,6 +180,37 @@ fn root_cpu_shares_and_quota() {
     assert_eq!(cgroup_read("cpu", &c.id, "cpu.cfs_period_us"), "100000");
 }
 
+/// `update` takes runc's flag forms: a negative value in its own argument
+/// (`--memory -1`, unlimited) and the `-r FILE` resources, flags on top.
+#[test]
+fn root_update_flag_forms() {
+    let rt = Runtime::new();
+    let b = Bundle::new("updflags")
+        .args(&["sleep", "30"])
+        .set("/linux/resources/memory/limit", json!(32 * MIB))
+        .set("/linux/resources/pids/limit", json!(20))
+        .set("/linux/resources/cpu/quota", json!(50000));
+    let c = rt.create_start(&b);
+    let args = ["--memory", "-1", "--pids-limit", "-1", "--cpu-quota", "-1"];
+    c.cmd(&[&["update"], &args[..], &[c.id.as_str()]].concat())
+        .ok();
+    let unlimited: i64 = cgroup_read("memory", &c.id, "memory.limit_in_bytes")
+        .parse()
+        .unwrap();
+    assert!(unlimited > 1 << 60, "memory.limit_in_bytes {unlimited}");
+    assert_eq!(cgroup_read("pids", &c.id, "pids.max"), "max");
+    assert_eq!(cgroup_read("cpu", &c.id, "cpu.cfs_quota_us"), "-1");
+    let r = b.dir.join("resources.json");
+    std::fs::write(&r, json!({"pids": {"limit": 40}}).to_string()).unwrap();
+    let r = r.to_str().unwrap();
+    c.cmd(&["update", "-r", r, "--memory", "48m", &c.id]).ok();
+    assert_eq!(cgroup_read("pids", &c.id, "pids.max"), "40");
+    assert_eq!(
+        cgroup_read("memory", &c.id, "memory.limit_in_bytes"),
+        (48 * MIB).to_string()
+    );
+}
+
 #[test]
 fn root_cgroup_removed_on_delete() {
     let rt = Runtime::new();

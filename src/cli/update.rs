@@ -1,7 +1,8 @@
 //! `update`: change a running container's resource limits. The resources
 //! are a `LinuxResources` JSON file (`-r FILE`, `-` for stdin) or the
 //! container's current ones; the flags (runc's names) then set single
-//! values on top.
+//! values on top. A flag's value may be negative in a separate argument
+//! (`--memory -1`: unlimited), as runc's flag parser takes it.
 
 use super::{Command, values};
 use clap::Args;
@@ -14,15 +15,15 @@ pub struct Update {
     /// LinuxResources JSON file ("-" for stdin)
     #[arg(short, long)]
     resources: Option<PathBuf>,
-    #[arg(long, value_parser = values::size)]
+    #[arg(long, value_parser = values::size, allow_negative_numbers = true)]
     memory: Option<i64>,
-    #[arg(long = "memory-reservation", value_parser = values::size)]
+    #[arg(long = "memory-reservation", value_parser = values::size, allow_negative_numbers = true)]
     memory_reservation: Option<i64>,
-    #[arg(long = "memory-swap", value_parser = values::size)]
+    #[arg(long = "memory-swap", value_parser = values::size, allow_negative_numbers = true)]
     memory_swap: Option<i64>,
     #[arg(long = "cpu-share", alias = "cpu-shares")]
     cpu_shares: Option<u64>,
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
     cpu_quota: Option<i64>,
     #[arg(long = "cpu-period")]
     cpu_period: Option<u64>,
@@ -30,7 +31,7 @@ pub struct Update {
     cpuset_cpus: Option<String>,
     #[arg(long = "cpuset-mems")]
     cpuset_mems: Option<String>,
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pids_limit: Option<i64>,
     #[arg(long = "blkio-weight")]
     blkio_weight: Option<u16>,
@@ -143,6 +144,19 @@ mod tests {
                 "pids": {"limit": 9},
             })
         );
+    }
+
+    #[test]
+    fn negative_values_in_their_own_argument() {
+        let args = ["--memory", "-1", "--memory-swap", "-1", "--cpu-quota", "-1"];
+        let r = apply(
+            &[&args[..], &["--pids-limit", "-1"]].concat(),
+            serde_json::json!({}),
+        );
+        let want = serde_json::json!({
+            "memory": {"limit": -1, "swap": -1}, "cpu": {"quota": -1}, "pids": {"limit": -1},
+        });
+        assert_eq!(r, want);
     }
 
     #[test]
