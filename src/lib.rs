@@ -1,7 +1,7 @@
 //! myrt: an OCI container runtime.
 //!
-//! The library is the runtime; `main.rs` only parses the command line and
-//! calls one function of [`container`] per subcommand. Modules are named
+//! The library is the runtime; the binary (`main.rs`, `cli/`) only parses
+//! the command line and calls one function of [`container`] per subcommand. Modules are named
 //! after the runtime-spec's own table of contents.
 
 pub mod cgroups;

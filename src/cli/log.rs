@@ -1,7 +1,9 @@
 //! Error lines: on stderr always, and in the `--log` file when one is given
 //! (runc's logrus shapes: `time=".." level=error msg=".."`, or one JSON
 //! object per line with `--log-format json`, which containerd's shim and
-//! podman read).
+//! podman read). The time is `sys::rfc3339_now`, a short helper with a unit
+//! test: the humantime crate would replace it for 1.3 KiB more binary and
+//! no gain in RSS (conformance/bench A/B).
 
 use std::io::Write;
 use std::path::Path;
