@@ -66,6 +66,7 @@ pub struct Channel(OwnedFd);
 impl Channel {
     pub fn pair() -> sys::Result<(Channel, Channel)> {
         let mut fds = [0; 2];
+        // SAFETY: socketpair writes two fds into the two-element array.
         let r = unsafe {
             libc::socketpair(
                 libc::AF_UNIX,
@@ -77,6 +78,7 @@ impl Channel {
         if r < 0 {
             return Err(sys::last("socketpair"));
         }
+        // SAFETY: both fds are new and owned by nobody else.
         unsafe {
             Ok((
                 Channel(OwnedFd::from_raw_fd(fds[0])),
@@ -123,6 +125,8 @@ impl Channel {
                 msg.as_ptr() as *const libc::c_void,
                 msg.len(),
             );
+            // SAFETY: buf points to msg, which is len bytes and outlives
+            // the call.
             let r = if child {
                 unsafe { libc::write(fd, buf, len) }
             } else {
@@ -189,6 +193,7 @@ impl Channel {
             .map(|t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX))
             .unwrap_or(-1);
         loop {
+            // SAFETY: one pollfd, a live local.
             let r = unsafe { libc::poll(&mut pfd, 1, ms) };
             if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
@@ -205,6 +210,7 @@ impl Channel {
             break;
         }
         loop {
+            // SAFETY: buf is a live, writable buffer of buf.len() bytes.
             let n = unsafe {
                 libc::recv(
                     self.0.as_raw_fd(),
@@ -225,24 +231,26 @@ impl Channel {
 
     /// Wait for `want`; an ERROR message or EOF becomes an error.
     fn expect(&self, want: u8, timeout: Option<Duration>, stage: &'static str) -> Result<Vec<u8>> {
-        self.expect_fds(want, timeout, stage, &mut Fds::default())
+        self.expect_fds(Some(want), timeout, stage, &mut ReceivedFds::default())
     }
 
     /// Like `expect`; a pty master or a seccomp notify fd sent on the way
-    /// is stored in `fds`.
+    /// is stored in `fds`. With `want` None, wait for EOF (the child's
+    /// execve closed its close-on-exec end).
     fn expect_fds(
         &self,
-        want: u8,
+        want: Option<u8>,
         timeout: Option<Duration>,
         stage: &'static str,
-        fds: &mut Fds,
+        fds: &mut ReceivedFds,
     ) -> Result<Vec<u8>> {
         loop {
             match self.recv(timeout, stage)? {
-                Some((t, p)) if t == want => return Ok(p),
+                Some((t, p)) if Some(t) == want => return Ok(p),
+                None if want.is_none() => return Ok(Vec::new()),
                 Some((PTY, _)) => {
                     if let Some((fd, _)) = tty::recv_fd(self.0.as_raw_fd())? {
-                        fds.pty = Some(fd);
+                        fds.pty_master = Some(fd);
                     }
                 }
                 Some((NOTIFY, _)) => {
@@ -266,9 +274,9 @@ impl Channel {
 
 /// Fds the child hands to the parent during set-up.
 #[derive(Default)]
-struct Fds {
+struct ReceivedFds {
     /// The pty master (foreground relay).
-    pty: Option<OwnedFd>,
+    pty_master: Option<OwnedFd>,
     /// Where the seccomp notify fd goes.
     listener: Option<Listener>,
 }
@@ -283,7 +291,7 @@ struct Listener {
     state: Vec<u8>,
 }
 
-impl Fds {
+impl ReceivedFds {
     /// Hand the notify fd to the agent at once: the container process may
     /// already be waiting in a notified syscall.
     fn notify(&mut self, fd: OwnedFd) -> Result<()> {
@@ -343,16 +351,133 @@ pub struct InitArgs<'a> {
     pub lock_fd: Option<RawFd>,
 }
 
-/// Handles the parent opens for the child.
-struct Handles {
-    fifo: OwnedFd,
+/// What the parent opens and makes for the init before the clone.
+struct InitFds {
+    /// The exec FIFO (O_PATH), reopened for writing once `create` is done.
+    exec_fifo: OwnedFd,
     /// The host's procfs: every /proc access of the set-up goes through it.
-    procfd: sys::ProcFs,
-    /// Namespaces to unshare after joining a user namespace by path (so
-    /// that they are owned by it).
+    host_proc: sys::ProcFs,
+    /// Idmapped mounts, made here in the host's user namespace, by index
+    /// in `mounts`.
+    idmapped_mounts: Vec<Option<OwnedFd>>,
+}
+
+impl InitFds {
+    /// Opened here so the child needs no access to the state dir (a user
+    /// namespace's root may not be able to reach it); the procfs handle
+    /// outlives pivot_root to reopen the FIFO.
+    fn open(a: &InitArgs) -> Result<InitFds> {
+        let exec_fifo = sys::open(&a.fifo, libc::O_PATH, 0)?;
+        let host_proc = sys::ProcFs::open_host()?;
+        let idmapped_mounts =
+            rootfs::idmapped_mounts(a.spec, a.bundle).map_err(|e| Error::Child(e.to_string()))?;
+        Ok(InitFds {
+            exec_fifo,
+            host_proc,
+            idmapped_mounts,
+        })
+    }
+}
+
+/// How the init's namespaces come about: made by the clone, entered by
+/// the parent for the clone (pid and time namespaces only apply to
+/// children), or made and joined by the child itself.
+struct NamespaceSetup {
+    /// The namespaces the clone creates.
+    clone_flags: i32,
+    /// Namespaces given by path, in join order.
+    joins: Vec<Join>,
+    /// A new time namespace, prepared by the parent (offsets can only be
+    /// set before a process enters it).
+    new_time: bool,
+    /// A new cgroup namespace: unshared by the child after it was put into
+    /// its cgroup, so that the namespace's root is the container's cgroup.
+    cgroupns: bool,
+    /// The init is root in a user namespace (new, or joined by path).
+    userns: bool,
+    /// Namespaces the child unshares after joining a user namespace by
+    /// path, so that they are owned by it.
     unshare_later: i32,
-    /// Idmapped mounts, made here in the host's user namespace.
-    idmapped: Vec<Option<OwnedFd>>,
+}
+
+impl NamespaceSetup {
+    fn plan(linux: &oci_spec::runtime::Linux) -> Result<NamespaceSetup> {
+        let (mut flags, joins) = namespaces::plan(linux)?;
+        let cgroupns = flags & libc::CLONE_NEWCGROUP != 0;
+        flags &= !libc::CLONE_NEWCGROUP;
+        let new_time = flags & libc::CLONE_NEWTIME != 0;
+        flags &= !libc::CLONE_NEWTIME;
+        let joins_userns = joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
+        let userns = flags & libc::CLONE_NEWUSER != 0 || joins_userns;
+        // With a user namespace joined by path, the other new namespaces
+        // are created after joining it (only the pid namespace has to come
+        // from the clone), so that they are owned by that user namespace.
+        let mut unshare_later = 0;
+        if joins_userns {
+            unshare_later = flags;
+            flags = 0;
+        }
+        Ok(NamespaceSetup {
+            clone_flags: flags,
+            joins,
+            new_time,
+            cgroupns,
+            userns,
+            unshare_later,
+        })
+    }
+
+    /// A new pid namespace must be owned by a user namespace joined by path
+    /// too (or /proc cannot be mounted): it is unshared after joining as
+    /// well, and the container's init is then a fork of the clone (the one
+    /// case with an intermediate process, which reports the init's pid and
+    /// exits).
+    fn intermediate(&self) -> bool {
+        self.unshare_later & libc::CLONE_NEWPID != 0
+    }
+
+    fn new_userns(&self) -> bool {
+        self.clone_flags & libc::CLONE_NEWUSER != 0
+    }
+
+    /// Enter, in the parent, the namespaces that only apply to children:
+    /// a new time namespace and pid or time namespaces given by path.
+    /// Returns the parent's own ones, for [`restore_namespaces`].
+    fn enter_for_clone(&self, linux: &oci_spec::runtime::Linux) -> Result<Vec<(OwnedFd, i32)>> {
+        let mut own = Vec::new();
+        if self.new_time {
+            own.push((namespaces::prepare_time(linux)?, libc::CLONE_NEWTIME));
+        }
+        for j in &self.joins {
+            if j.typ == LinuxNamespaceType::Pid || j.typ == LinuxNamespaceType::Time {
+                let entered = sys::open(
+                    Path::new(&format!("/proc/self/ns/{}", namespaces::proc_name(j.typ))),
+                    libc::O_RDONLY,
+                    0,
+                )
+                .map_err(Error::from)
+                .and_then(|fd| {
+                    namespaces::enter(j)?;
+                    Ok(fd)
+                });
+                match entered {
+                    Ok(fd) => own.push((fd, namespaces::flag(j.typ))),
+                    Err(e) => {
+                        restore_namespaces(own);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(own)
+    }
+}
+
+/// Back to the parent's own namespaces (see `enter_for_clone`).
+fn restore_namespaces(own: Vec<(OwnedFd, i32)>) {
+    for (fd, t) in own.iter().rev() {
+        let _ = sys::setns(fd.as_raw_fd(), *t, "restore namespace");
+    }
 }
 
 /// The container's init as the parent sees it after `create`.
@@ -378,97 +503,33 @@ fn process_of(spec: &Spec) -> &Process {
 /// Clone the container's init and drive it to `created`.
 pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     let linux = a.spec.linux().as_ref().expect("validated: linux present");
-    let (mut flags, joins) = namespaces::plan(linux)?;
-    // The cgroup namespace is unshared by the child after it was put into
-    // its cgroup, so that the namespace's root is the container's cgroup.
-    let cgroupns = flags & libc::CLONE_NEWCGROUP != 0;
-    flags &= !libc::CLONE_NEWCGROUP;
-    // A time namespace is prepared here (offsets can only be set before a
-    // process enters it); a pid or time namespace given by path is entered
-    // here too, since both only apply to children.
-    let time_orig = if flags & libc::CLONE_NEWTIME != 0 {
-        flags &= !libc::CLONE_NEWTIME;
-        Some(namespaces::prepare_time(linux)?)
-    } else {
-        None
-    };
-    let mut restore = Vec::new();
-    if let Some(t) = time_orig {
-        restore.push((t, libc::CLONE_NEWTIME));
-    }
-    for j in &joins {
-        if j.typ == LinuxNamespaceType::Pid || j.typ == LinuxNamespaceType::Time {
-            let own = sys::open(
-                Path::new(&format!("/proc/self/ns/{}", namespaces::proc_name(j.typ))),
-                libc::O_RDONLY,
-                0,
-            )?;
-            namespaces::enter(j)?;
-            restore.push((own, namespaces::flag(j.typ)));
-        }
-    }
-    let userns =
-        flags & libc::CLONE_NEWUSER != 0 || joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
+    let ns = NamespaceSetup::plan(linux)?;
     let caps = Caps::resolve(process_of(a.spec).capabilities().as_ref())?;
     let (ours, theirs) = Channel::pair()?;
     let cg_fd = a.cgroup.map(Cgroup::dir_fd).transpose()?.flatten();
-    // The exec FIFO and a handle on the host's procfs, opened here so the
-    // child needs no access to the state dir (a user namespace's root may
-    // not be able to reach it), and kept across pivot_root to reopen the
-    // FIFO for writing once `create` is done.
-    let fifo = sys::open(&a.fifo, libc::O_PATH, 0)?;
-    let procfd = sys::ProcFs::open_host()?;
-    // With a user namespace joined by path, the other new namespaces are
-    // created after joining it (only the pid namespace has to come from
-    // the clone), so that they are owned by that user namespace.
-    let mut unshare_later = 0;
-    // A new pid namespace must be owned by that user namespace too (or
-    // /proc cannot be mounted): it is unshared after joining as well, and
-    // the container's init is then a fork of the clone (the one case with an
-    // intermediate process, which reports the init's pid and exits).
-    if joins.iter().any(|j| j.typ == LinuxNamespaceType::User) {
-        unshare_later = flags;
-        flags = 0;
-    }
-    let intermediate = unshare_later & libc::CLONE_NEWPID != 0;
-    let idmapped =
-        rootfs::idmapped_mounts(a.spec, a.bundle).map_err(|e| Error::Child(e.to_string()))?;
-    let handles = Handles {
-        fifo,
-        procfd,
-        unshare_later,
-        idmapped,
-    };
-
+    let fds = InitFds::open(&a)?;
     // A user who is not root writes the new user namespace's maps (or has
     // newuidmap write them) through the child's /proc files, which are the
     // caller's only while the child is dumpable: it is born dumpable and
     // turns that off once the maps are written (at GO), as runc's init does.
-    let maps_unprivileged = flags & libc::CLONE_NEWUSER != 0 && !crate::rootless::privileged();
+    let maps_unprivileged = ns.new_userns() && !crate::rootless::privileged();
     if maps_unprivileged {
         sys::prctl(libc::PR_SET_DUMPABLE, 1, "PR_SET_DUMPABLE")?;
     }
-    let pid = sys::clone3_pidfd(flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
-    if maps_unprivileged && !matches!(pid, Ok((0, _))) {
+    let own_ns = ns.enter_for_clone(linux)?;
+    let cloned = sys::clone3_pidfd(ns.clone_flags as u64, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    if maps_unprivileged && !matches!(cloned, Ok((0, _))) {
         let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     }
     // Back to our own namespaces for children (hooks run from here); only
     // in the parent: the child stays where it was born.
-    if !matches!(pid, Ok((0, _))) {
-        for (fd, t) in restore.iter().rev() {
-            let _ = sys::setns(fd.as_raw_fd(), *t, "restore namespace");
-        }
+    if !matches!(cloned, Ok((0, _))) {
+        restore_namespaces(own_ns);
     }
-    let (pid, pidfd) = pid?;
+    let (pid, pidfd) = cloned?;
     if pid == 0 {
         drop(ours);
-        let err = init_child(&a, &theirs, &joins, cgroupns, userns, &caps, handles);
-        let msg = match err {
-            Err(e) => e,
-            Ok(never) => match never {},
-        };
-        let _ = theirs.send_child(ERROR, msg.as_bytes());
-        unsafe { libc::_exit(1) };
+        run_child(&theirs, 1, || init_child(&a, &theirs, &ns, &caps, fds));
     }
     drop(theirs);
     let mut procs = Procs {
@@ -477,28 +538,17 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         clone_reaped: false,
         init: None,
     };
-    let result = drive_init(&a, &ours, &mut procs, parent, linux, intermediate);
-    match result {
+    match drive_init(&a, &ours, &mut procs, parent, &ns, cg_fd.is_some()) {
         Ok((fds, pid)) => {
             let start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
             Ok(Init {
                 pid,
                 start_time,
-                master: fds.pty,
+                master: fds.pty_master,
             })
         }
         Err(e) => {
-            // Never by a pid number that may have been reaped and reused:
-            // the intermediate (reaped above) and the init (not our child)
-            // are signalled through pidfds.
-            if let Some((pid, fd)) = &procs.init {
-                sys::kill_child(*pid, fd.as_ref(), libc::SIGKILL);
-            }
-            if !procs.clone_reaped {
-                sys::kill_child(procs.clone, procs.clone_fd.as_ref(), libc::SIGKILL);
-                let mut st = 0;
-                unsafe { libc::waitpid(procs.clone, &mut st, 0) };
-            }
+            procs.kill();
             Err(e)
         }
     }
@@ -515,61 +565,56 @@ struct Procs {
     init: Option<(i32, Option<OwnedFd>)>,
 }
 
+impl Procs {
+    /// Kill them all. Never by a pid number that may have been reaped and
+    /// reused: the intermediate (once reaped) and the init it forked (not
+    /// our child) are signalled through pidfds.
+    fn kill(&self) {
+        if let Some((pid, fd)) = &self.init {
+            sys::kill_child(*pid, fd.as_ref(), libc::SIGKILL);
+        }
+        if !self.clone_reaped {
+            kill_and_reap(self.clone, self.clone_fd.as_ref());
+        }
+    }
+}
+
+/// Kill a child of ours (not reaped yet, so `pid` is still its) and reap it.
+fn kill_and_reap(pid: i32, pidfd: Option<&OwnedFd>) {
+    sys::kill_child(pid, pidfd, libc::SIGKILL);
+    reap(pid);
+}
+
+/// Wait for a child of ours to exit; returns its wait status.
+fn reap(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: waitpid writes only the status through the pointer, which
+    // points to a live local.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    status
+}
+
+/// The parent's side of the init's set-up, stage by stage.
 fn drive_init(
     a: &InitArgs,
     ch: &Channel,
     procs: &mut Procs,
     parent: &mut dyn Parent,
-    linux: &oci_spec::runtime::Linux,
-    intermediate: bool,
-) -> Result<(Fds, i32)> {
-    let pid = procs.clone;
-    let new_userns = linux
-        .namespaces()
-        .iter()
-        .flatten()
-        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
-    if new_userns {
+    ns: &NamespaceSetup,
+    born_in_cgroup: bool,
+) -> Result<(ReceivedFds, i32)> {
+    let mut pid = procs.clone;
+    if ns.new_userns() {
+        let linux = a.spec.linux().as_ref().expect("validated: linux present");
         namespaces::write_id_maps(pid, linux)?;
     }
-    if let Some(cg) = a.cgroup
-        && cg.dir_fd()?.is_none()
-    {
-        cg.add_pid(pid)?;
+    release_child(ch, pid, a.cgroup, born_in_cgroup, process_of(a.spec))?;
+    if ns.intermediate() {
+        pid = receive_init_pid(ch, procs)?;
     }
-    if let Some(adj) = process_of(a.spec).oom_score_adj() {
-        // Written from outside so that lowering it does not need the
-        // container to hold CAP_SYS_RESOURCE.
-        sys::write_file(
-            &format!("/proc/{pid}/oom_score_adj"),
-            adj.to_string().as_bytes(),
-        )
-        .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
-    }
-    ch.send(GO, &[])?;
-    let mut pid = pid;
-    if intermediate {
-        let p = ch.expect(PID, Some(STAGE_TIMEOUT), "joining the user namespace")?;
-        let init = i32::from_ne_bytes(
-            p.get(..4)
-                .and_then(|b| b.try_into().ok())
-                .unwrap_or_default(),
-        );
-        // The intermediate sends the init's pidfd right after, if it has one.
-        let fd = if p.get(4) == Some(&1) {
-            tty::recv_fd(ch.0.as_raw_fd())?.map(|(fd, _)| fd)
-        } else {
-            None
-        };
-        procs.init = Some((init, fd));
-        let mut st = 0;
-        unsafe { libc::waitpid(pid, &mut st, 0) };
-        procs.clone_reaped = true;
-        pid = init;
-    }
-    let mut fds = Fds::default();
+    let mut fds = ReceivedFds::default();
     ch.expect_fds(
-        HOOKS,
+        Some(HOOKS),
         Some(STAGE_TIMEOUT),
         "mounting the root filesystem",
         &mut fds,
@@ -582,48 +627,113 @@ fn drive_init(
     let t =
         STAGE_TIMEOUT + hooks::total_timeout(a.spec.hooks().as_ref(), hooks::Kind::CreateContainer);
     fds.listener = listener_of(a.seccomp.as_ref(), pid, parent.hook_state(pid));
-    ch.expect_fds(READY, Some(t), "finishing the container set-up", &mut fds)?;
+    ch.expect_fds(
+        Some(READY),
+        Some(t),
+        "finishing the container set-up",
+        &mut fds,
+    )?;
     Ok((fds, pid))
+}
+
+/// The intermediate reports the init it forked: its pid, then its pidfd
+/// if it has one. The intermediate is reaped; the init is not our child.
+fn receive_init_pid(ch: &Channel, procs: &mut Procs) -> Result<i32> {
+    let p = ch.expect(PID, Some(STAGE_TIMEOUT), "joining the user namespace")?;
+    let init = i32::from_ne_bytes(
+        p.get(..4)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+    );
+    let fd = if p.get(4) == Some(&1) {
+        tty::recv_fd(ch.0.as_raw_fd())?.map(|(fd, _)| fd)
+    } else {
+        None
+    };
+    procs.init = Some((init, fd));
+    reap(procs.clone);
+    procs.clone_reaped = true;
+    Ok(init)
+}
+
+/// What the parent does for every child (the init and an exec'd process)
+/// before letting it go on: put it into the container's cgroup, if it has
+/// one and the child was not born there, and write `process.oomScoreAdj`
+/// from outside, so that lowering it does not need the container to hold
+/// CAP_SYS_RESOURCE.
+fn release_child(
+    ch: &Channel,
+    pid: i32,
+    cgroup: Option<&Cgroup>,
+    born_in_cgroup: bool,
+    p: &Process,
+) -> Result<()> {
+    if let Some(cg) = cgroup.filter(|_| !born_in_cgroup) {
+        cg.add_pid(pid)?;
+    }
+    if let Some(adj) = p.oom_score_adj() {
+        sys::write_file(
+            &format!("/proc/{pid}/oom_score_adj"),
+            adj.to_string().as_bytes(),
+        )
+        .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
+    }
+    ch.send(GO, &[])?;
+    Ok(())
 }
 
 /// Make the child a clean slate for the container: default signal
 /// dispositions (Rust ignores SIGPIPE), nothing blocked.
 fn reset_signals() {
-    unsafe {
-        for s in 1..libc::SIGRTMAX() {
-            if s != libc::SIGKILL && s != libc::SIGSTOP {
-                libc::signal(s, libc::SIG_DFL);
-            }
+    for s in 1..libc::SIGRTMAX() {
+        if s != libc::SIGKILL && s != libc::SIGSTOP {
+            // SAFETY: SIG_DFL installs no handler; the child is single-threaded.
+            unsafe { libc::signal(s, libc::SIG_DFL) };
         }
+    }
+    // SAFETY: the set is a local initialised by sigemptyset before use.
+    unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
 
-type ChildResult = std::result::Result<std::convert::Infallible, String>;
+/// An error of a child during set-up, worded for the parent, which reports
+/// it as the error of `create` or `exec`. Any error converts into one, by
+/// its text.
+struct ChildError(String);
 
-fn s<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+impl<E: std::fmt::Display> From<E> for ChildError {
+    fn from(e: E) -> Self {
+        ChildError(e.to_string())
+    }
 }
 
-/// The container's init, from birth to execve. Returns only on error.
-fn init_child(
-    a: &InitArgs,
-    ch: &Channel,
-    joins: &[Join],
-    cgroupns: bool,
-    userns: bool,
-    caps: &Caps,
-    handles: Handles,
-) -> ChildResult {
-    let Handles {
-        fifo,
-        procfd,
-        unshare_later,
-        idmapped,
-    } = handles;
-    if let Some(fd) = a.lock_fd {
+/// What a child step returns; the whole child returns only on error.
+type ChildResult<T = std::convert::Infallible> = std::result::Result<T, ChildError>;
+
+/// Run a cloned child's `body`, which returns only on error: the error goes
+/// to the parent, and the child exits with `code`.
+fn run_child(ch: &Channel, code: i32, body: impl FnOnce() -> ChildResult) -> ! {
+    let Err(ChildError(text)) = body();
+    let _ = ch.send_child(ERROR, text.as_bytes());
+    // SAFETY: _exit ends this clone at once, running none of the runtime's
+    // exit handlers and flushing none of its buffers (they are the parent's).
+    unsafe { libc::_exit(code) }
+}
+
+/// The first steps of every child (the init and an exec'd process): let go
+/// of the state dir's lock, start from default signal handling, die with
+/// the parent until set-up is over, wait for the parent's go, then stay
+/// non-dumpable until execve (no /proc/<pid>/exe of the runtime for the
+/// container). Dumpable until the go, so that a parent who is not root can
+/// write the child's /proc files (uid/gid maps, oom_score_adj); before it
+/// the child is in none of the container's namespaces.
+fn child_preamble(lock_fd: Option<RawFd>, ch: &Channel) -> ChildResult<()> {
+    if let Some(fd) = lock_fd {
+        // SAFETY: the lock fd is the parent's; this clone closes only its
+        // own copy and never uses the number again.
         unsafe { libc::close(fd) };
     }
     reset_signals();
@@ -632,60 +742,169 @@ fn init_child(
         libc::SIGKILL as _,
         "PR_SET_PDEATHSIG",
     );
-    let p = process_of(a.spec);
-
-    ch.expect(GO, None, "waiting for the parent").map_err(s)?;
-    // Dumpable until here only when an unprivileged parent wrote our maps.
+    ch.expect(GO, None, "waiting for the parent")?;
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
-    for j in joins {
+    Ok(())
+}
+
+/// A new session, so that a pty can become the controlling terminal, and
+/// the usual umask.
+fn start_session() -> ChildResult<()> {
+    // SAFETY: setsid and umask take no pointers.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(sys::last("setsid").into());
+    }
+    // SAFETY: as above.
+    unsafe { libc::umask(0o022) };
+    Ok(())
+}
+
+/// The container's init, from birth to execve, in the order of the
+/// runtime-spec's lifecycle; each step names what it sets up. Returns only
+/// on an error before `create` returned; later errors go to `start`
+/// through the exec FIFO.
+fn init_child(
+    a: &InitArgs,
+    ch: &Channel,
+    ns: &NamespaceSetup,
+    caps: &Caps,
+    fds: InitFds,
+) -> ChildResult {
+    let InitFds {
+        exec_fifo,
+        host_proc,
+        idmapped_mounts,
+    } = fds;
+    let p = process_of(a.spec);
+    child_preamble(a.lock_fd, ch)?;
+    enter_namespaces(ns, ch)?;
+    start_session()?;
+    set_uts_names(a.spec)?;
+    let mountns = crate::spec::has_namespace(a.spec, LinuxNamespaceType::Mount);
+    let root = prepare_root(a, ns, mountns, &idmapped_mounts)?;
+    drop(idmapped_mounts);
+    let console = set_up_terminal(a, &root, ch)?;
+    if mountns {
+        rootfs::mask_and_protect(a.spec, &root)?;
+    }
+    rootfs::sysctl(a.spec)?;
+    let hook_state = run_create_container_hooks(a.spec, ch)?;
+    enter_root(a, &root, mountns)?;
+    let cwd = open_cwd(p.cwd())?;
+    if let Some(peer) = &console {
+        tty::become_console(peer)?;
+    }
+    if !a.no_new_keyring {
+        security::new_session_keyring(a.id);
+    }
+    let linux = a.spec.linux().as_ref();
+    let execve = become_process(
+        &ProcessSetup {
+            process: p,
+            personality: linux.and_then(|l| l.personality().as_ref()),
+            memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+            caps,
+            seccomp: a.seccomp.as_ref(),
+            preserve_fds: a.preserve_fds,
+        },
+        cwd,
+        ch,
+        &host_proc,
+    )?;
+    // The seccomp filter may be loaded: from here on only syscalls that
+    // every profile allows (runc makes the same ones after its filter):
+    // prctl, write, openat, close, execve.
+    let report = wait_for_start(ch, exec_fifo, host_proc)?;
+    if let Err(e) = run_start_container_hooks(a.spec, &hook_state) {
+        report.write(format!("1{e}").as_bytes());
+        // SAFETY: _exit ends the process at once (see `run_child`).
+        unsafe { libc::_exit(127) };
+    }
+    // "0": started. The FIFO stays open (close-on-exec) until the execve:
+    // `start` waits for it to close, and a failed execve is reported to it
+    // as "2<error>" before the FIFO closes.
+    report.write(b"0");
+    let Err(ChildError(e)) = exec(a.seccomp.as_ref(), &execve);
+    report.write(format!("2{e}").as_bytes());
+    fail_after_start(&e)
+}
+
+/// Join the namespaces given by path (but pid and time ones, which the
+/// parent entered for the clone), become root in the user namespace,
+/// unshare what had to wait for it, and the cgroup namespace last.
+fn enter_namespaces(ns: &NamespaceSetup, ch: &Channel) -> ChildResult<()> {
+    for j in &ns.joins {
         if j.typ != LinuxNamespaceType::Pid && j.typ != LinuxNamespaceType::Time {
             namespaces::enter(j)
                 .map_err(|e| format!("linux.namespaces ({}): {e}", namespaces::proc_name(j.typ)))?;
         }
     }
-    if userns {
+    if ns.userns {
         // Root in the container's user namespace (maps were written by the
         // parent, or it was joined above).
         become_userns_root()?;
     }
-    if unshare_later != 0 && unsafe { libc::unshare(unshare_later) } < 0 {
-        return Err(format!("linux.namespaces: {}", sys::last("unshare")));
+    // SAFETY: unshare takes no pointers.
+    if ns.unshare_later != 0 && unsafe { libc::unshare(ns.unshare_later) } < 0 {
+        return Err(format!("linux.namespaces: {}", sys::last("unshare")).into());
     }
-    if unshare_later & libc::CLONE_NEWPID != 0 {
-        match sys::clone3_pidfd(0, None) {
-            Ok((0, _)) => {}
-            Ok((init, fd)) => {
-                // The init's pid, then its pidfd: the parent signals it
-                // through that, never by a number.
-                let mut m = init.to_ne_bytes().to_vec();
-                m.push(fd.is_some() as u8);
-                let _ = ch.send_child(PID, &m);
-                if let Some(fd) = fd {
-                    let _ = tty::send_fd(ch.0.as_raw_fd(), fd.as_raw_fd(), "pidfd");
-                }
-                unsafe { libc::_exit(0) };
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+    if ns.intermediate() {
+        fork_init(ch)?;
     }
-    if cgroupns && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
-        return Err(sys::last("unshare cgroup namespace").to_string());
+    // SAFETY: unshare takes no pointers.
+    if ns.cgroupns && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
+        return Err(sys::last("unshare cgroup namespace").into());
     }
-    if unsafe { libc::setsid() } < 0 {
-        return Err(sys::last("setsid").to_string());
-    }
-    unsafe { libc::umask(0o022) };
+    Ok(())
+}
 
-    if let Some(h) = a.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+/// In the intermediate (see `NamespaceSetup::intermediate`): fork the init
+/// into the new pid namespace, report its pid and pidfd to the parent (who
+/// signals it through that, never by a number), and exit. Returns in the
+/// init.
+fn fork_init(ch: &Channel) -> ChildResult<()> {
+    let (init, fd) = sys::clone3_pidfd(0, None)?;
+    if init == 0 {
+        return Ok(());
+    }
+    let mut m = init.to_ne_bytes().to_vec();
+    m.push(fd.is_some() as u8);
+    let _ = ch.send_child(PID, &m);
+    if let Some(fd) = fd {
+        let _ = tty::send_fd(ch.0.as_raw_fd(), fd.as_raw_fd(), "pidfd");
+    }
+    // SAFETY: _exit ends the intermediate at once (see `run_child`).
+    unsafe { libc::_exit(0) }
+}
+
+/// `hostname` and `domainname`, in the container's uts namespace.
+fn set_uts_names(spec: &Spec) -> ChildResult<()> {
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
     }
-    if let Some(d) = a.spec.domainname().as_ref().filter(|h| !h.is_empty()) {
+    if let Some(d) = spec.domainname().as_ref().filter(|h| !h.is_empty()) {
         let c = sys::cstr(d);
+        // SAFETY: c is a NUL-terminated copy of d, which is d.len() bytes.
         if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
-            return Err(format!("domainname: {}", sys::last("setdomainname")));
+            return Err(format!("domainname: {}", sys::last("setdomainname")).into());
         }
     }
+    Ok(())
+}
 
+/// The container's root: set up in spec order by `rootfs::prepare`. Without
+/// a mount namespace the container runs in the host's: no rootfs set-up at
+/// all (validation refused every field that needs one), only the root
+/// opened for a chroot, as runc does.
+fn prepare_root(
+    a: &InitArgs,
+    ns: &NamespaceSetup,
+    mountns: bool,
+    idmapped_mounts: &[Option<OwnedFd>],
+) -> ChildResult<rootfs::Root<'static>> {
+    if !mountns {
+        return Ok(rootfs::Root::open(&a.rootfs, crate::syscall::LINUX)?);
+    }
     let plan = rootfs::Plan {
         spec: a.spec,
         bundle: a.bundle,
@@ -699,91 +918,81 @@ fn init_child(
         // Without a cgroup of its own the container sees the hierarchy
         // it was born in (the caller's).
         cgroup_path: a.cgroup.map_or("", Cgroup::path),
-        cgroupns,
-        userns,
-        idmapped: &idmapped,
+        cgroupns: ns.cgroupns,
+        userns: ns.userns,
+        idmapped: idmapped_mounts,
         host_cgroups: None,
         sys: crate::syscall::LINUX,
     };
-    // Without a mount namespace the container runs in the host's: no
-    // rootfs set-up at all (validation refused every field that needs
-    // one), only a chroot into root.path, as runc does.
-    let mountns = crate::spec::has_namespace(a.spec, LinuxNamespaceType::Mount);
-    let root = if mountns {
-        rootfs::prepare(&plan).map_err(s)?
-    } else {
-        rootfs::Root::open(&a.rootfs, crate::syscall::LINUX).map_err(s)?
-    };
-    drop(idmapped);
+    Ok(rootfs::prepare(&plan)?)
+}
 
-    // Terminal: the pty comes from the container's devpts instance.
-    let mut slave = None;
-    if p.terminal() == Some(true) {
-        let master = rootfs::open_ptmx(&root).map_err(|e| format!("process.terminal: {e}"))?;
-        let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
-        rootfs::bind_console(&root, &peer)
-            .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
-        slave = Some(peer);
+/// `process.terminal`: a pty from the container's own devpts instance; its
+/// master is handed out, its peer bound on /dev/console. Returns the peer,
+/// which becomes the controlling terminal once the root is entered.
+fn set_up_terminal(
+    a: &InitArgs,
+    root: &rootfs::Root,
+    ch: &Channel,
+) -> ChildResult<Option<OwnedFd>> {
+    let p = process_of(a.spec);
+    if p.terminal() != Some(true) {
+        return Ok(None);
     }
-    if mountns {
-        rootfs::mask_and_protect(a.spec, &root).map_err(s)?;
-    }
-    rootfs::sysctl(a.spec).map_err(s)?;
+    let master = rootfs::open_ptmx(root).map_err(|e| format!("process.terminal: {e}"))?;
+    let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
+    rootfs::bind_console(root, &peer)
+        .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
+    Ok(Some(peer))
+}
 
-    ch.send_child(HOOKS, &[]).map_err(s)?;
-    let states = ch
-        .expect(HOOKS_DONE, None, "waiting for createRuntime hooks")
-        .map_err(s)?;
-    if let Some(h) = a.spec.hooks() {
-        // In the container's namespaces, before pivot_root, as runc does
-        // (the hook path resolves in the runtime's filesystem).
+/// Let the parent run the prestart and createRuntime hooks, then run the
+/// createContainer hooks here: in the container's namespaces, before
+/// pivot_root, as runc does (the hook path resolves in the runtime's
+/// filesystem). Returns the state JSON the parent sent, for startContainer.
+fn run_create_container_hooks(spec: &Spec, ch: &Channel) -> ChildResult<Vec<u8>> {
+    ch.send_child(HOOKS, &[])?;
+    let hook_state = ch.expect(HOOKS_DONE, None, "waiting for createRuntime hooks")?;
+    if let Some(h) = spec.hooks() {
         hooks::run(
             hooks::Kind::CreateContainer,
             hooks::hooks_of(h, hooks::Kind::CreateContainer),
-            &states,
-        )
-        .map_err(s)?;
+            &hook_state,
+        )?;
     }
+    Ok(hook_state)
+}
 
-    // runc creates a missing cwd; do it while the root is still writable.
-    let _ = rootfs::mkdir_all(&root.fd, p.cwd(), false);
+/// Enter the container's root: pivot_root (or a chroot without a mount
+/// namespace). runc creates a missing cwd; done first, while the root is
+/// still writable.
+fn enter_root(a: &InitArgs, root: &rootfs::Root, mountns: bool) -> ChildResult<()> {
+    let _ = rootfs::mkdir_all(&root.fd, process_of(a.spec).cwd(), false);
     if mountns {
-        rootfs::enter(a.spec, &root, a.no_pivot).map_err(s)?;
+        rootfs::enter(a.spec, root, a.no_pivot)?;
     } else {
-        rootfs::chroot(&root).map_err(s)?;
+        rootfs::chroot(root)?;
     }
-    let cwd = open_cwd(p.cwd())?;
-    if let Some(peer) = &slave {
-        tty::become_console(peer).map_err(s)?;
-    }
+    Ok(())
+}
 
-    if !a.no_new_keyring {
-        security::new_session_keyring(a.id);
-    }
-    let linux = a.spec.linux().as_ref();
-    let ready = become_process(
-        p,
-        linux.and_then(|l| l.personality().as_ref()),
-        linux.and_then(|l| l.memory_policy().as_ref()),
-        caps,
-        a.seccomp.as_ref(),
-        cwd,
-        a.preserve_fds,
-        ch,
-        &procfd,
-    )?;
-
-    // The seccomp filter may be loaded: from here on only syscalls that
-    // every profile allows (runc makes the same ones after its filter):
-    // prctl, write, openat, close, execve.
-    // Ready: `create` may return. From here on nobody waits for our
-    // errors except `start` (through the FIFO) and our own stderr.
+/// Tell the parent that set-up is done (`create` may return), then wait
+/// for `start`: opening the exec FIFO for writing blocks until it reads.
+/// From here on nobody waits for our errors except `start` (through the
+/// FIFO) and our own stderr.
+fn wait_for_start(
+    ch: &Channel,
+    exec_fifo: OwnedFd,
+    host_proc: sys::ProcFs,
+) -> ChildResult<StartReport> {
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    ch.send_child(READY, &[]).map_err(s)?;
-    let path = sys::cstr(format!("self/fd/{}", fifo.as_raw_fd()));
+    ch.send_child(READY, &[])?;
+    let path = sys::cstr(format!("self/fd/{}", exec_fifo.as_raw_fd()));
+    // SAFETY: a plain openat of a NUL-terminated path below a live procfs
+    // fd (openat, not openat2: every seccomp profile allows it).
     let w = unsafe {
         libc::openat(
-            procfd.fd().as_raw_fd(),
+            host_proc.fd().as_raw_fd(),
             path.as_ptr(),
             libc::O_WRONLY | libc::O_CLOEXEC,
         )
@@ -794,42 +1003,39 @@ fn init_child(
             std::io::Error::last_os_error()
         ));
     }
-    drop(fifo);
-    drop(procfd);
-    // startContainer hooks run now, in the container, with the state
-    // `created` (as runc gives it); their failure is reported to `start`
-    // through the FIFO: "0" is success, "1<error>" not.
-    if let Some(h) = a.spec.hooks()
-        && let list = hooks::hooks_of(h, hooks::Kind::StartContainer)
-        && !list.is_empty()
-        && let Err(e) = hooks::run(
-            hooks::Kind::StartContainer,
-            list,
-            &hooks::with_status(&states, "created"),
-        )
-    {
-        let m = format!("1{e}");
-        unsafe { libc::write(w, m.as_ptr() as *const libc::c_void, m.len()) };
-        unsafe { libc::_exit(127) };
+    Ok(StartReport(w))
+}
+
+/// The exec FIFO, open for writing: what `start` reads. "0" is started,
+/// "1<error>" a failed startContainer hook, "2<error>" a failed execve.
+/// Left open: execve closes it (close-on-exec), and `start` waits for that.
+struct StartReport(RawFd);
+
+impl StartReport {
+    fn write(&self, m: &[u8]) {
+        // SAFETY: m is a live buffer of m.len() bytes; the fd stays open.
+        unsafe { libc::write(self.0, m.as_ptr() as *const libc::c_void, m.len()) };
     }
-    // "0": started. The FIFO stays open (close-on-exec) until the execve:
-    // `start` waits for it to close, and a failed execve is reported to it
-    // as "2<error>" before the FIFO closes.
-    unsafe { libc::write(w, b"0".as_ptr() as *const libc::c_void, 1) };
-    let e = exec(a.seccomp.as_ref(), &ready);
-    let m = match e {
-        Err(m) => m,
-        Ok(never) => match never {},
-    };
-    let report = format!("2{m}");
-    unsafe { libc::write(w, report.as_ptr() as *const libc::c_void, report.len()) };
-    fail_after_start(&m)
+}
+
+/// startContainer hooks, in the container, with the state `created` (as
+/// runc gives it).
+fn run_start_container_hooks(spec: &Spec, hook_state: &[u8]) -> hooks::Result<()> {
+    match spec.hooks() {
+        Some(h) => hooks::run(
+            hooks::Kind::StartContainer,
+            hooks::hooks_of(h, hooks::Kind::StartContainer),
+            &hooks::with_status(hook_state, "created"),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// An error after `create` returned: to our stderr (as runc's init does),
 /// then exit 127 (the shell's "cannot execute").
 fn fail_after_start(msg: &str) -> ! {
     let line = format!("myrt: container init: error: {msg}\n");
+    // SAFETY: a write of a live buffer, then _exit (see `run_child`).
     unsafe {
         libc::write(2, line.as_ptr() as *const libc::c_void, line.len());
         libc::_exit(127)
@@ -840,10 +1046,8 @@ fn fail_after_start(msg: &str) -> ! {
 /// recorded from runc allow execve, not always execveat). This process runs
 /// myrt's sealed image (`security::exe`), so even a program whose
 /// interpreter is `/proc/self/exe` only ever reaches that read-only image.
-fn exec(filter: Option<&seccomp::Program>, r: &Ready) -> ChildResult {
-    let Ready {
-        exe, argv, envp, ..
-    } = r;
+fn exec(filter: Option<&seccomp::Program>, execve: &ExecveArgs) -> ChildResult {
+    let ExecveArgs { path, argv, envp } = execve;
     let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     av.push(std::ptr::null());
     let mut ev: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
@@ -852,20 +1056,26 @@ fn exec(filter: Option<&seccomp::Program>, r: &Ready) -> ChildResult {
     if filter.is_some_and(|f| f.kills(libc::SYS_execve, [0; 6])) {
         return Err(format!(
             "exec {}: linux.seccomp kills the process at execve (SIGSYS)",
-            exe.to_string_lossy()
-        ));
+            path.to_string_lossy()
+        )
+        .into());
     }
-    unsafe { libc::execve(exe.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    // SAFETY: path is NUL-terminated; av and ev are NULL-terminated arrays
+    // of pointers into CStrings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), av.as_ptr(), ev.as_ptr()) };
     Err(format!(
         "exec {}: {}",
-        exe.to_string_lossy(),
+        path.to_string_lossy(),
         errno_text(&std::io::Error::last_os_error())
-    ))
+    )
+    .into())
 }
 
 /// An errno as runc (Go) words it: "argument list too long".
 fn errno_text(e: &std::io::Error) -> String {
     let raw = e.raw_os_error().unwrap_or(0);
+    // SAFETY: strerror returns a pointer to a NUL-terminated static or
+    // thread-local string; it is copied at once.
     let t = unsafe { std::ffi::CStr::from_ptr(libc::strerror(raw)) }
         .to_string_lossy()
         .into_owned();
@@ -879,24 +1089,27 @@ fn errno_text(e: &std::io::Error) -> String {
 /// Open `process.cwd` inside the container (still privileged): resolved
 /// without leaving the root and without magic links (CVE-2024-21626: a cwd
 /// such as /proc/self/fd/N must not land on an fd of the runtime).
-fn open_cwd(cwd: &Path) -> std::result::Result<OwnedFd, String> {
+fn open_cwd(cwd: &Path) -> ChildResult<OwnedFd> {
     let field = || format!("process.cwd ({})", cwd.display());
     let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| format!("{}: {e}", field()))?;
-    sys::open_in_root(root.as_raw_fd(), cwd, libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| format!("{}: {e}", field()))
+    Ok(
+        sys::open_in_root(root.as_raw_fd(), cwd, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| format!("{}: {e}", field()))?,
+    )
 }
 
 /// Change into the cwd opened by `open_cwd` (as the container user), and
 /// check that it is inside the container's root.
-fn enter_cwd(dir: &OwnedFd, cwd: &Path) -> std::result::Result<(), String> {
+fn enter_cwd(dir: &OwnedFd, cwd: &Path) -> ChildResult<()> {
     let field = || format!("process.cwd ({})", cwd.display());
+    // SAFETY: fchdir takes a live fd and no pointers.
     if unsafe { libc::fchdir(dir.as_raw_fd()) } < 0 {
-        return Err(format!("{}: {}", field(), sys::last("chdir")));
+        return Err(format!("{}: {}", field(), sys::last("chdir")).into());
     }
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() => Ok(()),
-        _ => Err(format!("{}: is outside the container", field())),
+        _ => Err(format!("{}: is outside the container", field()).into()),
     }
 }
 
@@ -908,7 +1121,7 @@ fn hand_out_pty(
     console_socket: Option<&OwnedFd>,
     relay: bool,
     ch: &Channel,
-) -> std::result::Result<OwnedFd, String> {
+) -> ChildResult<OwnedFd> {
     let peer = tty::open_peer(master).map_err(|e| format!("process.terminal: {e}"))?;
     if let Some(b) = p.console_size() {
         tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
@@ -917,17 +1130,29 @@ fn hand_out_pty(
         tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
             .map_err(|e| format!("--console-socket: {e}"))?;
     } else if relay {
-        ch.send_child(PTY, &[]).map_err(s)?;
-        tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx").map_err(s)?;
+        ch.send_child(PTY, &[])?;
+        tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
     }
     Ok(peer)
 }
 
-/// A process ready for its final execve.
-struct Ready {
-    exe: CString,
+/// The arguments of the final execve.
+struct ExecveArgs {
+    /// The executable, looked up in the container's PATH.
+    path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
+}
+
+/// The process attributes `become_process` applies: the process, and the
+/// `linux` fields that apply to every process of the container.
+struct ProcessSetup<'a> {
+    process: &'a Process,
+    personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
+    caps: &'a Caps,
+    seccomp: Option<&'a seccomp::Program>,
+    preserve_fds: u32,
 }
 
 /// The process attributes shared by the init and `exec`.
@@ -941,55 +1166,50 @@ struct Ready {
 /// prctl follow it here; with no_new_privs it is loaded last. After this
 /// the callers make only write/openat/close/prctl and the execve, the same
 /// syscalls runc makes after loading its filter.
-#[allow(clippy::too_many_arguments)]
 fn become_process(
-    p: &Process,
-    personality: Option<&oci_spec::runtime::LinuxPersonality>,
-    memory_policy: Option<&oci_spec::runtime::LinuxMemoryPolicy>,
-    caps: &Caps,
-    seccomp: Option<&seccomp::Program>,
+    s: &ProcessSetup,
     cwd: OwnedFd,
-    preserve_fds: u32,
     ch: &Channel,
     proc: &sys::ProcFs,
-) -> std::result::Result<Ready, String> {
-    security::set_personality(personality).map_err(s)?;
-    security::set_io_priority(p).map_err(s)?;
-    security::set_scheduler(p).map_err(s)?;
-    security::set_memory_policy(memory_policy).map_err(s)?;
-    security::set_rlimits(p).map_err(s)?;
-    security::set_apparmor(p, proc).map_err(s)?;
+) -> ChildResult<ExecveArgs> {
+    let p = s.process;
+    security::set_personality(s.personality)?;
+    security::set_io_priority(p)?;
+    security::set_scheduler(p)?;
+    security::set_memory_policy(s.memory_policy)?;
+    security::set_rlimits(p)?;
+    security::set_apparmor(p, proc)?;
     let env = container_env(p);
-    let exe = find_executable(p, &env)?;
+    let path = find_executable(p, &env)?;
     let (argv, envp) = exec_vectors(p, env)?;
     enter_cwd(&cwd, p.cwd())?;
     drop(cwd);
-    security::close_fds(preserve_fds).map_err(s)?;
-    caps.drop_bounding().map_err(s)?;
-    security::set_user(p, proc).map_err(s)?;
+    security::close_fds(s.preserve_fds)?;
+    s.caps.drop_bounding()?;
+    security::set_user(p, proc)?;
     let nnp = p.no_new_privileges() == Some(true);
-    if !nnp && let Some(prog) = seccomp {
+    if !nnp && let Some(prog) = s.seccomp {
         if p.user().uid() != 0 {
-            Caps::raise_effective().map_err(s)?;
+            Caps::raise_effective()?;
         }
         load_filter(prog, ch)?;
     }
-    caps.apply().map_err(s)?;
-    security::set_no_new_privs(p).map_err(s)?;
-    if nnp && let Some(prog) = seccomp {
+    s.caps.apply()?;
+    security::set_no_new_privs(p)?;
+    if nnp && let Some(prog) = s.seccomp {
         load_filter(prog, ch)?;
     }
-    Ok(Ready { exe, argv, envp })
+    Ok(ExecveArgs { path, argv, envp })
 }
 
 /// Load the seccomp filter; a notify fd goes to the parent, which hands it
 /// to the agent at `linux.seccomp.listenerPath`.
-fn load_filter(prog: &seccomp::Program, ch: &Channel) -> std::result::Result<(), String> {
+fn load_filter(prog: &seccomp::Program, ch: &Channel) -> ChildResult<()> {
     let fd = prog
         .load()
         .map_err(|e| format!("linux.seccomp: load: {e}"))?;
     if let Some(fd) = fd {
-        ch.send_child(NOTIFY, &[]).map_err(s)?;
+        ch.send_child(NOTIFY, &[])?;
         tty::send_fd(ch.0.as_raw_fd(), fd.as_raw_fd(), "seccomp")
             .map_err(|e| format!("linux.seccomp: pass the notify fd: {e}"))?;
     }
@@ -1022,7 +1242,7 @@ fn container_env(p: &Process) -> Vec<String> {
 /// with runc's words, which engines map to exit codes (podman: "executable
 /// file not found in $PATH" and "no such file or directory" give 127,
 /// "permission denied" 126).
-fn find_executable(p: &Process, env: &[String]) -> std::result::Result<CString, String> {
+fn find_executable(p: &Process, env: &[String]) -> ChildResult<CString> {
     use std::os::unix::fs::PermissionsExt;
     let arg0 = p
         .args()
@@ -1030,7 +1250,9 @@ fn find_executable(p: &Process, env: &[String]) -> std::result::Result<CString, 
         .and_then(|a| a.first())
         .cloned()
         .unwrap_or_default();
-    let fail = |why: String| Err(format!("process.args[0]: exec: {arg0:?}: {why}"));
+    let fail = |why: String| -> ChildResult<CString> {
+        Err(format!("process.args[0]: exec: {arg0:?}: {why}").into())
+    };
     let check = |path: &Path| -> std::result::Result<(), String> {
         match std::fs::metadata(path) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
@@ -1066,21 +1288,16 @@ fn find_executable(p: &Process, env: &[String]) -> std::result::Result<CString, 
     fail("executable file not found in $PATH".into())
 }
 
-fn exec_vectors(
-    p: &Process,
-    env: Vec<String>,
-) -> std::result::Result<(Vec<CString>, Vec<CString>), String> {
+fn exec_vectors(p: &Process, env: Vec<String>) -> ChildResult<(Vec<CString>, Vec<CString>)> {
     let argv = p
         .args()
         .iter()
         .flatten()
-        .map(|a| {
-            CString::new(a.as_bytes()).map_err(|_| "process.args: contains a NUL byte".to_string())
-        })
+        .map(|a| CString::new(a.as_bytes()).map_err(|_| "process.args: contains a NUL byte"))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let envp = env
         .into_iter()
-        .map(|e| CString::new(e).map_err(|_| "process.env: contains a NUL byte".to_string()))
+        .map(|e| CString::new(e).map_err(|_| "process.env: contains a NUL byte"))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok((argv, envp))
 }
@@ -1131,220 +1348,198 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
             "the container's init exited (container not running)".into(),
         ));
     }
-    let caps = Caps::resolve(a.process.capabilities().as_ref())?;
     let userns = joins & libc::CLONE_NEWUSER != 0;
+    let ns = ExecNamespaces {
+        joins,
+        userns,
+        // Entering the pid namespace for our child needs CAP_SYS_ADMIN in
+        // our own user namespace too, which a user who is not root lacks:
+        // then the child joins every namespace itself and forks the process
+        // (with CLONE_PARENT, so it is our child), reports its pid and
+        // exits, as runc's and crun's exec do. Costs a fork, only then.
+        intermediate: joins & libc::CLONE_NEWPID != 0 && userns && !crate::rootless::privileged(),
+        chroot,
+    };
+    let caps = Caps::resolve(a.process.capabilities().as_ref())?;
     let (ours, theirs) = Channel::pair()?;
     // The host's procfs, for the child's /proc accesses once it is in the
     // container's mount namespace (where /proc is the container's).
     let proc = sys::ProcFs::open_host()?;
     let cg_fd = a.cgroup.map(Cgroup::dir_fd).transpose()?.flatten();
-    // Entering the pid namespace for our child needs CAP_SYS_ADMIN in our
-    // own user namespace too, which a user who is not root lacks: then the
-    // child joins every namespace itself and forks the process (with
-    // CLONE_PARENT, so it is our child), reports its pid and exits, as
-    // runc's and crun's exec do. Costs a fork, only in that case.
-    let intermediate = joins & libc::CLONE_NEWPID != 0 && userns && !crate::rootless::privileged();
-    let mut restore = None;
-    if joins & libc::CLONE_NEWPID != 0 && !intermediate {
+    // The pid namespace only applies to children: entered here for the
+    // clone (unless the child forks the process, see above).
+    let mut own_ns = Vec::new();
+    if joins & libc::CLONE_NEWPID != 0 && !ns.intermediate {
         let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;
         namespaces::join_process(&a.container, libc::CLONE_NEWPID)?;
-        restore = Some(own);
+        own_ns.push((own, libc::CLONE_NEWPID));
     }
     let pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
-    if let Some(own) = restore.as_ref().filter(|_| !matches!(pid, Ok(0))) {
-        let _ = sys::setns(own.as_raw_fd(), libc::CLONE_NEWPID, "restore pid namespace");
+    if !matches!(pid, Ok(0)) {
+        restore_namespaces(own_ns);
     }
-    let pid = pid?;
+    let mut pid = pid?;
     if pid == 0 {
         drop(ours);
-        let r = exec_child(
-            &a,
-            &theirs,
-            (joins, intermediate),
-            userns,
-            &caps,
-            chroot.as_ref(),
-            &proc,
-        );
-        let msg = match r {
-            Err(e) => e,
-            Ok(never) => match never {},
-        };
-        let _ = theirs.send_child(ERROR, msg.as_bytes());
-        unsafe { libc::_exit(255) };
+        run_child(&theirs, 255, || exec_child(&a, &theirs, &ns, &caps, &proc));
     }
     drop(theirs);
-    let mut pid = pid;
-    let mut clone_reaped = false;
-    let r = (|| -> Result<Option<OwnedFd>> {
-        // execCPUAffinity.initial: before the move into the cgroup (which
-        // resets the affinity to the cgroup's cpuset).
-        if let Some(cpus) = a
-            .process
-            .exec_cpu_affinity()
-            .as_ref()
-            .and_then(|x| x.initial().as_ref())
-        {
-            security::set_affinity(pid, cpus, "process.execCPUAffinity.initial")?;
-        }
-        if let Some(cg) = a.cgroup.filter(|_| cg_fd.is_none()) {
-            cg.add_pid(pid)?;
-        }
-        if let Some(adj) = a.process.oom_score_adj() {
-            sys::write_file(
-                &format!("/proc/{pid}/oom_score_adj"),
-                adj.to_string().as_bytes(),
-            )
-            .map_err(|e| Error::Child(format!("process.oomScoreAdj: {e}")))?;
-        }
-        ours.send(GO, &[])?;
-        let mut master = None;
-        let mut fds = Fds {
-            pty: None,
-            listener: listener_of(a.seccomp.as_ref(), pid, a.state_json.clone()),
-        };
-        loop {
-            match ours.recv(Some(STAGE_TIMEOUT), "exec")? {
-                // EOF: the close-on-exec channel closed, execve succeeded.
-                None => return Ok(master),
-                Some((PTY, _)) => {
-                    if let Some((fd, _)) = tty::recv_fd(ours.0.as_raw_fd())? {
-                        master = Some(fd);
-                    }
-                }
-                Some((NOTIFY, _)) => {
-                    if let Some((fd, _)) = tty::recv_fd(ours.0.as_raw_fd())? {
-                        fds.notify(fd)?;
-                    }
-                }
-                Some((PID, p)) if intermediate && !clone_reaped => {
-                    // The intermediate's fork, our child (CLONE_PARENT):
-                    // its pid cannot be reused before we reap it.
-                    let mut st = 0;
-                    // SAFETY: waitpid on our own child; st is a valid out pointer.
-                    unsafe { libc::waitpid(pid, &mut st, 0) };
-                    clone_reaped = true;
-                    pid = p
-                        .get(..4)
-                        .and_then(|b| b.try_into().ok())
-                        .map(i32::from_ne_bytes)
-                        .ok_or_else(|| Error::Child("bad pid message".into()))?;
-                    fds.listener = listener_of(a.seccomp.as_ref(), pid, a.state_json.clone());
-                    // Only now may it go on (whatever it sends is its own).
-                    ours.send(GO, &[])?;
-                }
-                Some((ERROR, p)) => {
-                    return Err(Error::Child(String::from_utf8_lossy(&p).into_owned()));
-                }
-                Some((t, _)) => return Err(Error::Child(format!("unexpected sync message {t}"))),
-            }
-        }
-    })();
-    match r {
-        Ok(m) => Ok((pid, m)),
+    match drive_exec(&a, &ours, &mut pid, ns.intermediate, cg_fd.is_some()) {
+        Ok(master) => Ok((pid, master)),
         Err(e) => {
-            // SAFETY: pid is our unreaped child (the intermediate, or its
-            // fork once the intermediate was reaped): kill and reap it.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let mut st = 0;
-            // SAFETY: as above; st is a valid out pointer.
-            unsafe { libc::waitpid(pid, &mut st, 0) };
+            // Our unreaped child: the intermediate, or its fork once the
+            // intermediate was reaped.
+            kill_and_reap(pid, None);
             Err(e)
         }
     }
 }
 
+/// How an exec'd process enters the container.
+struct ExecNamespaces {
+    /// The namespaces of the container that are not ours (CLONE_NEW* flags).
+    joins: i32,
+    /// Root in the container's user namespace.
+    userns: bool,
+    /// The child joins the pid namespace too and forks the process.
+    intermediate: bool,
+    /// The root of a container without a mount namespace.
+    chroot: Option<OwnedFd>,
+}
+
+/// The parent's side of `exec`: affinity, cgroup, go (twice with an
+/// intermediate), then the fds the child sends until its execve closes the
+/// channel. `pid` is always our unreaped child.
+fn drive_exec(
+    a: &ExecArgs,
+    ch: &Channel,
+    pid: &mut i32,
+    intermediate: bool,
+    born_in_cgroup: bool,
+) -> Result<Option<OwnedFd>> {
+    // execCPUAffinity.initial: before the move into the cgroup (which
+    // resets the affinity to the cgroup's cpuset).
+    if let Some(cpus) = a
+        .process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|x| x.initial().as_ref())
+    {
+        security::set_affinity(*pid, cpus, "process.execCPUAffinity.initial")?;
+    }
+    release_child(ch, *pid, a.cgroup, born_in_cgroup, a.process)?;
+    if intermediate {
+        let p = ch.expect(PID, Some(STAGE_TIMEOUT), "exec")?;
+        let forked = p
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_ne_bytes)
+            .ok_or_else(|| Error::Child("bad pid message".into()))?;
+        // The intermediate's fork is our child (CLONE_PARENT): its pid
+        // cannot be reused before we reap it.
+        reap(*pid);
+        *pid = forked;
+        // Only now may it go on (whatever it sends is its own).
+        ch.send(GO, &[])?;
+    }
+    let mut fds = ReceivedFds {
+        pty_master: None,
+        listener: listener_of(a.seccomp.as_ref(), *pid, a.state_json.clone()),
+    };
+    // Until EOF: the close-on-exec channel closed, execve succeeded.
+    ch.expect_fds(None, Some(STAGE_TIMEOUT), "exec", &mut fds)?;
+    Ok(fds.pty_master)
+}
+
+/// An exec'd process, from birth to execve. Returns only on error.
 fn exec_child(
     a: &ExecArgs,
     ch: &Channel,
-    (joins, intermediate): (i32, bool),
-    userns: bool,
+    ns: &ExecNamespaces,
     caps: &Caps,
-    chroot: Option<&OwnedFd>,
     proc: &sys::ProcFs,
 ) -> ChildResult {
-    if let Some(fd) = a.lock_fd {
-        unsafe { libc::close(fd) };
-    }
-    reset_signals();
-    let _ = sys::prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as _,
-        "PR_SET_PDEATHSIG",
-    );
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     let p = a.process;
-    ch.expect(GO, None, "waiting for the parent").map_err(s)?;
-    if intermediate {
-        namespaces::join_process(&a.container, joins)
-            .map_err(|e| format!("join the container's namespaces: {e}"))?;
-        match sys::clone3(CLONE_PARENT, None).map_err(s)? {
-            0 => {
-                let _ = sys::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as _,
-                    "PR_SET_PDEATHSIG",
-                );
-                ch.expect(GO, None, "waiting for the parent").map_err(s)?;
-            }
-            child => {
-                let _ = ch.send_child(PID, &child.to_ne_bytes());
-                // SAFETY: _exit ends this forked process without running
-                // the parent's atexit handlers.
-                unsafe { libc::_exit(0) };
-            }
-        }
-    } else {
-        namespaces::join_process(&a.container, joins & !libc::CLONE_NEWPID)
-            .map_err(|e| format!("join the container's namespaces: {e}"))?;
-    }
+    child_preamble(a.lock_fd, ch)?;
+    join_container(a, ch, ns)?;
     // execCPUAffinity.final: now that the process is in the cgroup.
     if let Some(cpus) = p
         .exec_cpu_affinity()
         .as_ref()
         .and_then(|x| x.cpu_affinity_final().as_ref())
     {
-        security::set_affinity(0, cpus, "process.execCPUAffinity.final").map_err(s)?;
+        security::set_affinity(0, cpus, "process.execCPUAffinity.final")?;
     }
-    if userns {
+    if ns.userns {
         become_userns_root()?;
     }
-    if let Some(root) = chroot {
-        let dot = sys::cstr(".");
-        if unsafe { libc::fchdir(root.as_raw_fd()) } < 0
-            || unsafe { libc::chroot(dot.as_ptr()) } < 0
-        {
-            return Err(format!(
-                "enter the container's root: {}",
-                sys::last("chroot")
-            ));
-        }
+    if let Some(root) = &ns.chroot {
+        chroot_into(root)?;
     }
-    if unsafe { libc::setsid() } < 0 {
-        return Err(sys::last("setsid").to_string());
-    }
-    unsafe { libc::umask(0o022) };
+    start_session()?;
     if p.terminal() == Some(true) {
         let master = sys::open(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
             .map_err(|e| format!("process.terminal: {e}"))?;
         let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
-        tty::become_console(&peer).map_err(s)?;
+        tty::become_console(&peer)?;
     }
     let cwd = open_cwd(p.cwd())?;
-    let ready = become_process(
-        p,
-        a.personality.as_ref(),
-        a.memory_policy.as_ref(),
-        caps,
-        a.seccomp.as_ref(),
+    let execve = become_process(
+        &ProcessSetup {
+            process: p,
+            personality: a.personality.as_ref(),
+            memory_policy: a.memory_policy.as_ref(),
+            caps,
+            seccomp: a.seccomp.as_ref(),
+            preserve_fds: a.preserve_fds,
+        },
         cwd,
-        a.preserve_fds,
         ch,
         proc,
     )?;
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    exec(a.seccomp.as_ref(), &ready)
+    exec(a.seccomp.as_ref(), &execve)
+}
+
+/// Join the container's namespaces through its init's pidfd: all but the
+/// pid namespace, which the parent entered for the clone; or, with an
+/// intermediate, all of them, and fork the process into the pid namespace.
+fn join_container(a: &ExecArgs, ch: &Channel, ns: &ExecNamespaces) -> ChildResult<()> {
+    let joins = if ns.intermediate {
+        ns.joins
+    } else {
+        ns.joins & !libc::CLONE_NEWPID
+    };
+    namespaces::join_process(&a.container, joins)
+        .map_err(|e| format!("join the container's namespaces: {e}"))?;
+    if !ns.intermediate {
+        return Ok(());
+    }
+    let forked = sys::clone3(CLONE_PARENT, None)?;
+    if forked != 0 {
+        let _ = ch.send_child(PID, &forked.to_ne_bytes());
+        // SAFETY: _exit ends the intermediate at once (see `run_child`).
+        unsafe { libc::_exit(0) };
+    }
+    let _ = sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as _,
+        "PR_SET_PDEATHSIG",
+    );
+    ch.expect(GO, None, "waiting for the parent")?;
+    Ok(())
+}
+
+/// Enter the root of a container without a mount namespace (its init's
+/// `/proc/<pid>/root`, opened by the parent).
+fn chroot_into(root: &OwnedFd) -> ChildResult<()> {
+    let dot = sys::cstr(".");
+    // SAFETY: fchdir takes a live fd; chroot a NUL-terminated path.
+    if unsafe { libc::fchdir(root.as_raw_fd()) } < 0 || unsafe { libc::chroot(dot.as_ptr()) } < 0 {
+        return Err(format!("enter the container's root: {}", sys::last("chroot")).into());
+    }
+    Ok(())
 }
 
 /// Block the signals the foreground supervisor handles; call before the
