@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups::{self, Cgroup, Owned};
 use crate::hooks::{self, Kind};
 use crate::process::{self, ExecArgs, InitArgs};
 use crate::rootfs::Overlay;
@@ -106,7 +106,7 @@ pub fn status_of(dir: &Dir, st: &State) -> Status {
         Status::Creating
     } else if !st.alive() {
         Status::Stopped
-    } else if !st.no_cgroup && Cgroup::new(&st.cgroup_path).is_frozen().unwrap_or(false) {
+    } else if !st.no_cgroup && cgroups::open(&st.cgroup_path).is_frozen().unwrap_or(false) {
         Status::Paused
     } else if dir.fifo().exists() && state::holds_file(st.pid, &dir.fifo()) != Some(false) {
         Status::Created
@@ -265,8 +265,8 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
     };
     let rootfs = spec::rootfs_path(&spec, &bundle);
     let overlay = overlay_of(&spec, &g.root.join(id), &rootfs)?;
-    let cgroup = Cgroup::new(&cg_path);
-    let no_cgroup = skip_cgroup(id, linux, &cgroup)?;
+    let mut cgroup = cgroups::open(&cg_path);
+    let no_cgroup = skip_cgroup(id, linux, &*cgroup)?;
     // The write-ahead record: everything this create is about to make.
     let mut template =
         State {
@@ -324,7 +324,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             crate::fault::point("cgroup made");
             // Always: the device policy is default-deny even without
             // resources (except rootless: see cgroups::devices_enforced).
-            cgroup.set_with_devices(
+            cgroup.set(
                 linux
                     .resources()
                     .as_ref()
@@ -351,7 +351,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
                 rootfs: rootfs.clone(),
                 overlay: overlay.map(|o| o.0),
                 fifo: dir.fifo(),
-                cgroup: (!no_cgroup).then_some(&cgroup),
+                cgroup: (!no_cgroup).then_some(&*cgroup),
                 console_socket,
                 relay_tty,
                 no_pivot: o.no_pivot,
@@ -385,12 +385,12 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
             let e = if no_cgroup {
                 e
             } else {
-                let e = explain_oom(&cgroup, linux, e);
+                let e = explain_oom(&*cgroup, linux, e);
                 if cgroup.owns_leaf() {
                     let _ = cgroup.kill_all(libc::SIGKILL);
                 }
                 let _ = cgroup.destroy();
-                Cgroup::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
+                cgroups::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
                 e
             };
             if hooks_started.get()
@@ -426,7 +426,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
 /// that was asked for is never silently dropped. Device rules are not a
 /// limit here: a rootless caller cannot install them at all, and needs
 /// none (see `cgroups::devices_enforced`).
-fn skip_cgroup(id: &str, linux: &oci_spec::runtime::Linux, cgroup: &Cgroup) -> Result<bool> {
+fn skip_cgroup(id: &str, linux: &oci_spec::runtime::Linux, cgroup: &dyn Cgroup) -> Result<bool> {
     use nix::unistd::AccessFlags;
     if !crate::rootless::active() {
         return Ok(false);
@@ -482,7 +482,7 @@ fn requested_limit(r: &LinuxResources) -> Option<String> {
 /// (its memory limit is below what it needs to start; the kernel only
 /// refuses a limit below the usage, EBUSY, once the process is in the
 /// cgroup) is reported as that, naming the field.
-fn explain_oom(cgroup: &Cgroup, linux: &oci_spec::runtime::Linux, e: Error) -> Error {
+fn explain_oom(cgroup: &dyn Cgroup, linux: &oci_spec::runtime::Linux, e: Error) -> Error {
     let Some(limit) = linux
         .resources()
         .as_ref()
@@ -738,7 +738,7 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
         return Ok(());
     }
     if all {
-        let cg = Cgroup::new(&st.cgroup_path);
+        let cg = cgroups::open(&st.cgroup_path);
         cg.kill_all(sig)?;
         if sig == libc::SIGKILL && status == Status::Paused {
             let _ = cg.freeze(false);
@@ -761,13 +761,13 @@ fn wait_dead(st: &State, timeout: Duration) -> bool {
 }
 
 /// The cgroup of a container that has one, for `op` (which needs it).
-fn own_cgroup(st: &State, op: &str) -> Result<Cgroup> {
+fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
     if st.no_cgroup {
         return Err(msg(format!(
             "{op} needs the container's cgroup, and it has none (created rootless without write access to cgroups)"
         )));
     }
-    Ok(Cgroup::new(&st.cgroup_path))
+    Ok(cgroups::open(&st.cgroup_path))
 }
 
 /// The processes of a container without a cgroup: those in its own pid
@@ -802,16 +802,16 @@ fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
 }
 
 /// The container's cgroup, owning what its state says myrt created.
-fn cgroup_of(st: &State) -> Cgroup {
-    match &st.cgroup_created {
-        Some(dirs) => Cgroup::with_created(&st.cgroup_path, dirs.clone()),
-        None => Cgroup::untracked(&st.cgroup_path),
-    }
+fn cgroup_of(st: &State) -> Box<dyn Cgroup> {
+    cgroups::open_with(match &st.cgroup_created {
+        Some(dirs) => Owned::with_created(&st.cgroup_path, dirs.clone()),
+        None => Owned::untracked(&st.cgroup_path),
+    })
 }
 
 /// The cgroup part of [`destroy`]: what is left in it, and the cgroup.
 fn destroy_cgroup(st: &State) -> Result<()> {
-    let cg = cgroup_of(st);
+    let mut cg = cgroup_of(st);
     let busy = || cg.pids().map(|p| !p.is_empty()).unwrap_or(false);
     // A cgroup that was there before the container is left as it is
     // (processes and directory); only what myrt created is removed.
@@ -839,7 +839,7 @@ fn destroy_cgroup(st: &State) -> Result<()> {
         }
     }
     crate::fault::point("cgroup removed");
-    let left = Cgroup::remove_dirs(st.cgroup_created.as_deref().unwrap_or_default());
+    let left = cgroups::remove_dirs(st.cgroup_created.as_deref().unwrap_or_default());
     let leaf_left: Vec<_> = left
         .iter()
         .filter(|d| d.ends_with(st.cgroup_path.trim_start_matches('/')))
@@ -1108,7 +1108,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let cgroup = (!st.no_cgroup).then(|| Cgroup::new(&st.cgroup_path));
+    let cgroup = (!st.no_cgroup).then(|| cgroups::open(&st.cgroup_path));
     let console_socket = match &o.console_socket {
         Some(p) => Some(tty::connect(p)?),
         None => None,
@@ -1129,7 +1129,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
             .flatten()
             .map(|n| n.typ())
             .collect(),
-        cgroup: cgroup.as_ref(),
+        cgroup: cgroup.as_deref(),
         console_socket,
         relay_tty: !o.detach && o.console_socket.is_none(),
         preserve_fds: o.preserve_fds,
@@ -1218,7 +1218,7 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
     let pids = if st.no_cgroup {
         pid_ns_members(&st)?
     } else {
-        Cgroup::new(&st.cgroup_path).pids()?
+        cgroups::open(&st.cgroup_path).pids()?
     };
     match format {
         "json" => Ok(serde_json::to_string(&pids).expect("json") + "\n"),
@@ -1297,8 +1297,7 @@ pub fn update(
         .or_else(|| linux.resources().clone())
         .unwrap_or_default();
     edit(&mut merged);
-    own_cgroup(&st, "update")?
-        .set_with_devices(&merged, linux.devices().as_deref().unwrap_or_default())?;
+    own_cgroup(&st, "update")?.set(&merged, linux.devices().as_deref().unwrap_or_default())?;
     linux.set_resources(Some(merged));
     spec.set_linux(Some(linux));
     sys::write_atomic(

@@ -8,6 +8,7 @@ pub mod cgroups;
 pub mod container;
 pub mod fault;
 pub mod hooks;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod netdevices;
 pub mod process;

@@ -339,7 +339,7 @@ pub struct InitArgs<'a> {
     pub overlay: Option<rootfs::Overlay>,
     pub fifo: PathBuf,
     /// `None`: no cgroup of its own (rootless without cgroup access).
-    pub cgroup: Option<&'a Cgroup>,
+    pub cgroup: Option<&'a dyn Cgroup>,
     pub console_socket: Option<OwnedFd>,
     /// Send the pty master to the parent (foreground `run` without a console socket).
     pub relay_tty: bool,
@@ -664,7 +664,7 @@ fn receive_init_pid(ch: &Channel, procs: &mut Procs) -> Result<i32> {
 fn release_child(
     ch: &Channel,
     pid: i32,
-    cgroup: Option<&Cgroup>,
+    cgroup: Option<&dyn Cgroup>,
     born_in_cgroup: bool,
     p: &Process,
 ) -> Result<()> {
@@ -1312,7 +1312,7 @@ pub struct ExecArgs<'a> {
     pub process: &'a Process,
     pub namespaces: Vec<LinuxNamespaceType>,
     /// `None`: the container has no cgroup of its own.
-    pub cgroup: Option<&'a Cgroup>,
+    pub cgroup: Option<&'a dyn Cgroup>,
     pub console_socket: Option<OwnedFd>,
     pub relay_tty: bool,
     pub preserve_fds: u32,

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
 
-use super::{Error, OsError, Result};
+use super::common::{Error, OsError, Result, open_dir};
 
 const FIELD: &str = "linux.resources.devices";
 
@@ -159,12 +159,6 @@ pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
     ]
 }
 
-/// Allow rules ("rwm") for the device nodes of `linux.devices`, which a
-/// container must be able to open ([`policy`] adds them).
-pub fn allow_rules_for_devices(devs: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
-    devs.iter().map(LinuxDeviceCgroup::from).collect()
-}
-
 /// The user's rules followed by the runtime defaults, normalised (no
 /// default deny: see [`policy`] for what a container gets).
 pub fn rules_with_defaults(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>> {
@@ -199,8 +193,9 @@ pub fn policy(spec: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<Vec<D
         access: ACC_ALL,
         field: "linux.resources.devices (runtime default deny)".into(),
     });
-    for (i, d) in allow_rules_for_devices(nodes).iter().enumerate() {
-        if let Some(r) = DeviceRule::from_spec(&format!("linux.devices[{i}]"), d)? {
+    for (i, node) in nodes.iter().enumerate() {
+        let d = LinuxDeviceCgroup::from(node);
+        if let Some(r) = DeviceRule::from_spec(&format!("linux.devices[{i}]"), &d)? {
             out.push(r);
         }
     }
@@ -678,7 +673,7 @@ fn attached(dirfd: &OwnedFd) -> Result<Vec<u32>> {
 /// device program attached there before (attach the new one, then detach
 /// the old ones, so there is no moment without a filter).
 pub fn attach_program(dir: &Path, prog: &[Insn]) -> Result<()> {
-    let dirfd = super::v2::open_dir(dir)?;
+    let dirfd = open_dir(dir)?;
     let old = attached(&dirfd)?;
     let pfd = load(prog)?;
     let mut attr = AttachAttr {

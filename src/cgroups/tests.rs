@@ -2,12 +2,17 @@
 //! `/myrt-test/<unique>` on the running host, v1/hybrid or v2 (run the
 //! v2 ones inside `cgroup2-vm`). Root tests skip themselves when not root.
 
+use super::common::*;
 use super::devices::{self, DevKind, DeviceRule};
 use super::*;
+use crate::mountinfo;
 use oci_spec::runtime::{
     LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxPids, LinuxResources,
 };
 use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 
 // ---------------------------------------------------------------------------
 // unit tests
@@ -82,9 +87,9 @@ fn swap_conversion() {
 
 #[test]
 fn pids_max_values() {
-    assert_eq!(v1::pids_max_value(0), "max");
-    assert_eq!(v1::pids_max_value(-1), "max");
-    assert_eq!(v1::pids_max_value(10), "10");
+    assert_eq!(pids_max_value(0), "max");
+    assert_eq!(pids_max_value(-1), "max");
+    assert_eq!(pids_max_value(10), "10");
 }
 
 #[test]
@@ -195,7 +200,7 @@ fn default_devices_follow_user_rules() {
             "{want} in {lines:?}"
         );
     }
-    assert_eq!(default_allowed_devices().len(), 11);
+    assert_eq!(devices::default_allowed_devices().len(), 11);
 }
 
 /// Every request against the reference semantics and the compiled program.
@@ -352,13 +357,13 @@ fn join_stays_below_the_mountpoint() {
 
 #[test]
 fn owned_parents_only_below_myrt() {
-    assert_eq!(Cgroup::new("/myrt/c1").owned_parents(), ["/myrt"]);
+    assert_eq!(Owned::new("/myrt/c1").owned_parents(), ["/myrt"]);
     assert_eq!(
-        Cgroup::new("/myrt/a/b").owned_parents(),
+        Owned::new("/myrt/a/b").owned_parents(),
         ["/myrt/a", "/myrt"]
     );
-    assert!(Cgroup::new("/other/c1").owned_parents().is_empty());
-    assert!(Cgroup::new("/myrtx/c1").owned_parents().is_empty());
+    assert!(Owned::new("/other/c1").owned_parents().is_empty());
+    assert!(Owned::new("/myrtx/c1").owned_parents().is_empty());
 }
 
 #[test]
@@ -393,7 +398,7 @@ macro_rules! need_root {
 /// started; Drop kills the children and removes every directory, even when
 /// the test panicked.
 struct Guard {
-    cg: Cgroup,
+    cg: Box<dyn Cgroup>,
     top: String,
     children: Vec<Child>,
 }
@@ -409,7 +414,7 @@ impl Guard {
         );
         let path = resolve_path(Some(&format!("{top}{sub}")), "x", false).unwrap();
         Guard {
-            cg: Cgroup::new(&path),
+            cg: open(&path),
             top,
             children: Vec::new(),
         }
@@ -472,12 +477,12 @@ fn read(p: PathBuf) -> String {
 }
 
 /// The cgroup's directory in the hierarchy of `controller` (v1) or the leaf (v2).
-fn cdir(cg: &Cgroup, controller: &str) -> PathBuf {
+fn cdir(cgpath: &str, controller: &str) -> PathBuf {
     match detect() {
-        Mode::V2 => join(Path::new(CGROUP_ROOT), cg.path()),
+        Mode::V2 => join(Path::new(CGROUP_ROOT), cgpath),
         Mode::V1 => join(
             &mountinfo::host().hierarchy(controller).unwrap().mountpoint,
-            cg.path(),
+            cgpath,
         ),
     }
 }
@@ -499,9 +504,9 @@ fn resources(json: &str) -> LinuxResources {
 fn root_lifecycle() {
     need_root!();
     let mut g = Guard::new("lifecycle", "");
+    assert!(!g.cg.exists());
+    g.cg.create().unwrap();
     let cg = &g.cg;
-    assert!(!cg.exists());
-    cg.create().unwrap();
     assert!(cg.exists());
     for m in mount_roots() {
         assert!(
@@ -521,7 +526,7 @@ fn root_lifecycle() {
     let mut cpu = LinuxCpu::default();
     cpu.set_shares(Some(512));
     r.set_cpu(Some(cpu));
-    g.cg.set(&r).unwrap();
+    g.cg.set(&r, &[]).unwrap();
 
     let pid = g.sleeper();
     let cg = &g.cg;
@@ -530,17 +535,20 @@ fn root_lifecycle() {
         Mode::V1 => {
             assert!(cg.dir_fd().unwrap().is_none());
             assert_eq!(
-                read(cdir(cg, "memory").join("memory.limit_in_bytes")),
+                read(cdir(cg.path(), "memory").join("memory.limit_in_bytes")),
                 "33554432"
             );
-            assert_eq!(read(cdir(cg, "pids").join("pids.max")), "10");
-            assert_eq!(read(cdir(cg, "cpu").join("cpu.shares")), "512");
+            assert_eq!(read(cdir(cg.path(), "pids").join("pids.max")), "10");
+            assert_eq!(read(cdir(cg.path(), "cpu").join("cpu.shares")), "512");
         }
         Mode::V2 => {
             assert!(cg.dir_fd().unwrap().is_some());
-            assert_eq!(read(cdir(cg, "memory").join("memory.max")), "33554432");
-            assert_eq!(read(cdir(cg, "pids").join("pids.max")), "10");
-            assert_eq!(read(cdir(cg, "cpu").join("cpu.weight")), "20");
+            assert_eq!(
+                read(cdir(cg.path(), "memory").join("memory.max")),
+                "33554432"
+            );
+            assert_eq!(read(cdir(cg.path(), "pids").join("pids.max")), "10");
+            assert_eq!(read(cdir(cg.path(), "cpu").join("cpu.weight")), "20");
         }
     }
     // The pid is in every hierarchy (the unified one of a hybrid host too).
@@ -570,15 +578,15 @@ fn root_lifecycle() {
 #[test]
 fn root_destroy_removes_created_parents() {
     need_root!();
-    let g = Guard::new("parents", "/a/b");
+    let mut g = Guard::new("parents", "/a/b");
     g.cg.create().unwrap();
     g.cg.destroy().unwrap();
     for m in mount_roots() {
         assert!(!join(&m, &g.top).exists(), "{} {}", m.display(), g.top);
     }
     // A parent that existed before is kept.
-    let g2 = Guard::new("keep", "/leaf");
-    let parent = Cgroup::new(&g2.top);
+    let mut g2 = Guard::new("keep", "/leaf");
+    let mut parent = open(&g2.top);
     parent.create().unwrap();
     g2.cg.create().unwrap();
     g2.cg.destroy().unwrap();
@@ -625,7 +633,7 @@ fn root_freeze_and_kill() {
 #[test]
 fn root_cpu_memory_settings() {
     need_root!();
-    let g = Guard::new("settings", "");
+    let mut g = Guard::new("settings", "");
     g.cg.create().unwrap();
     let mut r = resources(
         r#"{"cpu": {"quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
@@ -633,7 +641,7 @@ fn root_cpu_memory_settings() {
     );
     if detect() == Mode::V1 {
         // Swap accounting exists here only if memsw does.
-        if cdir(&g.cg, "memory")
+        if cdir(g.cg.path(), "memory")
             .join("memory.memsw.limit_in_bytes")
             .exists()
         {
@@ -648,10 +656,10 @@ fn root_cpu_memory_settings() {
     } else {
         r.memory_mut().as_mut().unwrap().set_swap(Some(64 << 20));
     }
-    g.cg.set(&r).unwrap();
-    let cpu = cdir(&g.cg, "cpu");
-    let cpuset = cdir(&g.cg, "cpuset");
-    let mem = cdir(&g.cg, "memory");
+    g.cg.set(&r, &[]).unwrap();
+    let cpu = cdir(g.cg.path(), "cpu");
+    let cpuset = cdir(g.cg.path(), "cpuset");
+    let mem = cdir(g.cg.path(), "memory");
     assert_eq!(read(cpuset.join("cpuset.cpus")), "0");
     assert_eq!(read(cpuset.join("cpuset.mems")), "0");
     match detect() {
@@ -665,19 +673,21 @@ fn root_cpu_memory_settings() {
             if memsw.exists() {
                 assert_eq!(read(memsw.clone()), (64u64 << 20).to_string());
                 // Raise both (memsw must go first), then lower both (limit first).
-                g.cg.set(&resources(
-                    r#"{"memory": {"limit": 134217728, "swap": 268435456}}"#,
-                ))
+                g.cg.set(
+                    &resources(r#"{"memory": {"limit": 134217728, "swap": 268435456}}"#),
+                    &[],
+                )
                 .unwrap();
                 assert_eq!(read(mem.join("memory.limit_in_bytes")), "134217728");
                 assert_eq!(read(memsw.clone()), "268435456");
-                g.cg.set(&resources(
-                    r#"{"memory": {"limit": 16777216, "swap": 16777216}}"#,
-                ))
+                g.cg.set(
+                    &resources(r#"{"memory": {"limit": 16777216, "swap": 16777216}}"#),
+                    &[],
+                )
                 .unwrap();
                 assert_eq!(read(mem.join("memory.limit_in_bytes")), "16777216");
                 assert_eq!(read(memsw.clone()), "16777216");
-                g.cg.set(&resources(r#"{"memory": {"limit": -1, "swap": -1}}"#))
+                g.cg.set(&resources(r#"{"memory": {"limit": -1, "swap": -1}}"#), &[])
                     .unwrap();
             }
         }
@@ -687,12 +697,13 @@ fn root_cpu_memory_settings() {
             assert_eq!(read(mem.join("memory.max")), "33554432");
             assert_eq!(read(mem.join("memory.swap.max")), (32u64 << 20).to_string());
             // Only the period: the quota stays.
-            g.cg.set(&resources(r#"{"cpu": {"period": 200000}}"#))
+            g.cg.set(&resources(r#"{"cpu": {"period": 200000}}"#), &[])
                 .unwrap();
             assert_eq!(read(cpu.join("cpu.max")), "50000 200000");
-            g.cg.set(&resources(
-                r#"{"cpu": {"quota": -1}, "memory": {"limit": -1, "swap": -1}}"#,
-            ))
+            g.cg.set(
+                &resources(r#"{"cpu": {"quota": -1}, "memory": {"limit": -1, "swap": -1}}"#),
+                &[],
+            )
             .unwrap();
             assert_eq!(read(cpu.join("cpu.max")), "max 200000");
             assert_eq!(read(mem.join("memory.max")), "max");
@@ -702,7 +713,7 @@ fn root_cpu_memory_settings() {
             u.insert("memory.high".to_string(), "50000000".to_string());
             let mut r = LinuxResources::default();
             r.set_unified(Some(u));
-            g.cg.set(&r).unwrap();
+            g.cg.set(&r, &[]).unwrap();
             assert_eq!(read(mem.join("memory.high")), "49999872");
         }
     }
@@ -718,12 +729,13 @@ fn root_errors_name_the_field() {
     u.insert("bogus.file".to_string(), "1".to_string());
     let mut r = LinuxResources::default();
     r.set_unified(Some(u));
-    let e = g.cg.set(&r).unwrap_err().to_string();
+    let e = g.cg.set(&r, &[]).unwrap_err().to_string();
     assert!(e.starts_with("linux.resources.unified"), "{e}");
     let e =
-        g.cg.set(&resources(
-            r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}"#,
-        ))
+        g.cg.set(
+            &resources(r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}"#),
+            &[],
+        )
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("linux.resources.hugepageLimits[0]: "), "{e}");
@@ -742,7 +754,7 @@ fn root_errors_name_the_field() {
         let mut line = String::new();
         BufReader::new(out).read_line(&mut line).unwrap();
         let r = resources(r#"{"memory": {"limit": 4096}}"#);
-        match g.cg.set(&r) {
+        match g.cg.set(&r, &[]) {
             Err(e) => {
                 let e = e.to_string();
                 eprintln!("got: {e}");
@@ -819,28 +831,35 @@ fn root_devices() {
     g.cg.add_pid(pid).unwrap();
     assert_eq!(probe(&mut stdin, &mut out), ["null-ok", "kmsg-ok"]);
     // Deny all, then the runtime defaults.
-    g.cg.set(&resources(
-        r#"{"devices": [{"allow": false, "access": "rwm"}]}"#,
-    ))
+    g.cg.set(
+        &resources(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#),
+        &[],
+    )
     .unwrap();
     assert_eq!(probe(&mut stdin, &mut out), ["null-ok", "kmsg-denied"]);
     if detect() == Mode::V1 {
-        let list = read(cdir(&g.cg, "devices").join("devices.list"));
+        let list = read(cdir(g.cg.path(), "devices").join("devices.list"));
         assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
         assert!(!list.lines().any(|l| l.starts_with("a ")), "{list}");
     }
     // An update replaces the rules: now /dev/kmsg may be read.
-    g.cg.set(&resources(
-        r#"{"devices": [{"allow": false, "access": "rwm"},
+    g.cg.set(
+        &resources(
+            r#"{"devices": [{"allow": false, "access": "rwm"},
                         {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]}"#,
-    ))
+        ),
+        &[],
+    )
     .unwrap();
     assert_eq!(probe(&mut stdin, &mut out), ["null-ok", "kmsg-ok"]);
     // Deny one device only.
-    g.cg.set(&resources(
-        r#"{"devices": [{"allow": true, "access": "rwm"},
+    g.cg.set(
+        &resources(
+            r#"{"devices": [{"allow": true, "access": "rwm"},
                         {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"}]}"#,
-    ))
+        ),
+        &[],
+    )
     .unwrap();
     assert_eq!(probe(&mut stdin, &mut out), ["null-ok", "kmsg-denied"]);
     drop(stdin);
@@ -851,7 +870,7 @@ fn root_devices() {
 #[test]
 fn root_vm_dir_fd_and_unified_only() {
     need_root!();
-    let g = Guard::new("dirfd", "");
+    let mut g = Guard::new("dirfd", "");
     g.cg.create().unwrap();
     match detect() {
         Mode::V1 => {
@@ -860,7 +879,7 @@ fn root_vm_dir_fd_and_unified_only() {
             u.insert("memory.high".to_string(), "1".to_string());
             let mut r = LinuxResources::default();
             r.set_unified(Some(u));
-            let e = g.cg.set(&r).unwrap_err().to_string();
+            let e = g.cg.set(&r, &[]).unwrap_err().to_string();
             assert!(e.starts_with("linux.resources.unified: "), "{e}");
         }
         Mode::V2 => {
@@ -882,7 +901,7 @@ fn root_vm_dir_fd_and_unified_only() {
 #[test]
 fn root_vm_clone_into_cgroup() {
     need_root!();
-    let g = Guard::new("clone3", "");
+    let mut g = Guard::new("clone3", "");
     g.cg.create().unwrap();
     let Some(fd) = g.cg.dir_fd().unwrap() else {
         assert_eq!(detect(), Mode::V1);

@@ -2,6 +2,7 @@
 //! controller hierarchy, plus the cgroup2 mount at `/sys/fs/cgroup/unified`
 //! on hybrid hosts (only membership there; no limits).
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,14 +12,13 @@ use oci_spec::runtime::{
 };
 use serde_json::json;
 
-use super::devices::{self, DeviceRule};
-use super::mountinfo::{self, Hierarchy, Mounts};
-use super::{
-    Cgroup, Error, Result, join, mkdir_p, parse_pids, read_file, read_flat_keyed, read_opt,
-    read_u64, remove_cgroup_dir, signal_pids, wait_until, write_file,
+use super::common::{
+    CGROUP_ROOT, Cgroup, Error, Owned, PATH_FIELD, Result, devices_enforced, join, kill_frozen,
+    mkdir_p, parse_pids, pids_max_value, rdma_line, read_file, read_flat_keyed, read_limit,
+    read_opt, read_u64, remove_cgroup_dir, wait_until, write_file,
 };
-
-const PATH_FIELD: &str = "linux.cgroupsPath";
+use super::devices::{self, DeviceRule};
+use crate::mountinfo::{self, Hierarchy, Mounts};
 
 fn mounts() -> &'static Mounts {
     mountinfo::host()
@@ -29,85 +29,53 @@ fn unified_mount() -> Option<&'static Path> {
     mounts()
         .unified
         .as_deref()
-        .filter(|p| *p != Path::new(super::CGROUP_ROOT))
+        .filter(|p| *p != Path::new(CGROUP_ROOT))
 }
 
-/// Every directory of this cgroup: one per v1 hierarchy, then the unified one.
-fn all_dirs(cg: &Cgroup) -> Vec<(PathBuf, Option<&'static Hierarchy>)> {
-    let mut v: Vec<_> = mounts()
+/// The place of a cgroup in one hierarchy.
+struct Place {
+    root: PathBuf,
+    leaf: PathBuf,
+    /// `None` for the unified hierarchy of a hybrid host.
+    hierarchy: Option<&'static Hierarchy>,
+}
+
+/// This cgroup in every hierarchy: one per v1 hierarchy, then the unified one.
+fn places(cg: &str) -> Vec<Place> {
+    let mut v: Vec<Place> = mounts()
         .v1
         .iter()
-        .map(|h| (join(&h.mountpoint, cg.path()), Some(h)))
+        .map(|h| Place {
+            root: h.mountpoint.clone(),
+            leaf: join(&h.mountpoint, cg),
+            hierarchy: Some(h),
+        })
         .collect();
     if let Some(u) = unified_mount() {
-        v.push((join(u, cg.path()), None));
+        v.push(Place {
+            root: u.to_path_buf(),
+            leaf: join(u, cg),
+            hierarchy: None,
+        });
     }
     v
 }
 
-/// (hierarchy root, leaf directory) for every hierarchy (the unified one too).
-pub(super) fn roots_and_leaves(cg: &Cgroup) -> Vec<(PathBuf, PathBuf)> {
-    all_dirs(cg)
-        .into_iter()
-        .map(|(leaf, h)| {
-            let root = match h {
-                Some(h) => h.mountpoint.clone(),
-                None => unified_mount().map(Path::to_path_buf).unwrap_or_default(),
-            };
-            (root, leaf)
-        })
-        .collect()
-}
-
-/// OOM kills in the memory cgroup and its peak usage (bytes), if known.
-pub(super) fn oom_kills(cg: &Cgroup) -> Option<(u64, Option<u64>)> {
-    let d = dir(cg, "memory")?;
-    let kills = read_flat_keyed(&d.join("memory.oom_control"))
-        .get("oom_kill")
-        .and_then(|v| v.as_u64())?;
-    let peak = read_opt(&d.join("memory.max_usage_in_bytes")).and_then(|s| s.trim().parse().ok());
-    Some((kills, peak))
-}
-
 /// The directory of this cgroup in the hierarchy of `controller`, if mounted.
-fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
+fn dir(cg: &str, controller: &str) -> Option<PathBuf> {
     mounts()
         .hierarchy(controller)
-        .map(|h| join(&h.mountpoint, cg.path()))
+        .map(|h| join(&h.mountpoint, cg))
 }
 
 /// Like [`dir`], but an error naming `field` when the controller is not mounted.
-fn require(cg: &Cgroup, controller: &str, field: &str) -> Result<PathBuf> {
+fn require(cg: &str, controller: &str, field: &str) -> Result<PathBuf> {
     dir(cg, controller).ok_or_else(|| {
         Error::unsupported(
             field,
             format!("the {controller} cgroup controller is not mounted on this host"),
         )
     })
-}
-
-pub(super) fn create(cg: &Cgroup) -> Result<()> {
-    for (leaf, h) in all_dirs(cg) {
-        let root = match h {
-            Some(h) => h.mountpoint.clone(),
-            None => unified_mount().map(Path::to_path_buf).unwrap_or_default(),
-        };
-        let created = mkdir_p(&root, &leaf)?;
-        if h.is_some_and(|h| h.has("cpuset")) {
-            // New v1 cpusets start with empty cpus/mems; a pid cannot join
-            // until they are filled. Copy them down from the parent, top
-            // down along the whole path: a parent another myrt is creating
-            // at the same moment may still be empty (only empty ones are
-            // written, so nothing configured is changed).
-            let mut d = root.clone();
-            for c in leaf.strip_prefix(&root).unwrap_or(&leaf).components() {
-                d.push(c);
-                fill_cpuset(&d)?;
-            }
-        }
-        cg.remember_created(created);
-    }
-    Ok(())
 }
 
 fn fill_cpuset(d: &Path) -> Result<()> {
@@ -125,7 +93,7 @@ fn fill_cpuset(d: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn set(cg: &Cgroup, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
+fn set(cg: &str, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
     if let Some(m) = r.memory() {
         memory(cg, m)?;
     }
@@ -155,7 +123,7 @@ pub(super) fn set(cg: &Cgroup, r: &LinuxResources, nodes: &[LinuxDevice]) -> Res
             "cgroup v2 settings were given, but this host uses cgroup v1",
         ));
     }
-    if super::devices_enforced() {
+    if devices_enforced() {
         let user = r.devices().as_deref().unwrap_or_default();
         device_rules(cg, &devices::policy(user, nodes)?)?;
     }
@@ -165,7 +133,7 @@ pub(super) fn set(cg: &Cgroup, r: &LinuxResources, nodes: &[LinuxDevice]) -> Res
 // ---------------------------------------------------------------------------
 // memory
 
-fn memory(cg: &Cgroup, m: &LinuxMemory) -> Result<()> {
+fn memory(cg: &str, m: &LinuxMemory) -> Result<()> {
     let nz = |v: Option<i64>| v.filter(|&x| x != 0);
     let limit = nz(m.limit());
     let swap = nz(m.swap());
@@ -295,7 +263,7 @@ fn memory(cg: &Cgroup, m: &LinuxMemory) -> Result<()> {
 // ---------------------------------------------------------------------------
 // cpu, cpuset
 
-fn cpu(cg: &Cgroup, c: &LinuxCpu) -> Result<()> {
+fn cpu(cg: &str, c: &LinuxCpu) -> Result<()> {
     let shares = c.shares().filter(|&s| s != 0);
     let quota = c.quota().filter(|&q| q != 0);
     let period = c.period().filter(|&p| p != 0);
@@ -395,19 +363,10 @@ fn pair(first: Setting, second: Setting) -> Result<()> {
 // ---------------------------------------------------------------------------
 // pids
 
-fn pids_limit(cg: &Cgroup, p: &LinuxPids) -> Result<()> {
+fn pids_limit(cg: &str, p: &LinuxPids) -> Result<()> {
     const F: &str = "linux.resources.pids.limit";
     let d = require(cg, "pids", F)?;
     write_file(F, &d.join("pids.max"), &pids_max_value(p.limit()))
-}
-
-/// `pids.max` content: a limit <= 0 means no limit.
-pub fn pids_max_value(limit: i64) -> String {
-    if limit <= 0 {
-        "max".into()
-    } else {
-        limit.to_string()
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -420,7 +379,7 @@ pub fn pids_max_value(limit: i64) -> String {
 /// rewrite from deny-all would). A full rewrite happens only when the
 /// default changes (and for an allow-all policy with deny exceptions, which
 /// the kernel does not list).
-fn device_rules(cg: &Cgroup, rules: &[DeviceRule]) -> Result<()> {
+fn device_rules(cg: &str, rules: &[DeviceRule]) -> Result<()> {
     const F: &str = "linux.resources.devices";
     let d = require(cg, "devices", F)?;
     let target = devices::V1State::of(rules);
@@ -462,7 +421,7 @@ fn device_rules(cg: &Cgroup, rules: &[DeviceRule]) -> Result<()> {
 // ---------------------------------------------------------------------------
 // blkio
 
-fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<()> {
+fn blkio(cg: &str, b: &LinuxBlockIo) -> Result<()> {
     let d = dir(cg, "blkio");
     // Weights: written when the kernel has the file (it does only with CFQ/BFQ).
     let first_existing = |names: &[&str]| -> Option<PathBuf> {
@@ -541,7 +500,7 @@ fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<()> {
 // ---------------------------------------------------------------------------
 // hugetlb, net_cls, net_prio, rdma
 
-fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<()> {
+fn hugetlb(cg: &str, limits: &[LinuxHugepageLimit]) -> Result<()> {
     for (i, l) in limits.iter().enumerate() {
         let field = format!("linux.resources.hugepageLimits[{i}]");
         let d = require(cg, "hugetlb", &field)?;
@@ -560,7 +519,7 @@ fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<()> {
     Ok(())
 }
 
-fn network(cg: &Cgroup, n: &LinuxNetwork) -> Result<()> {
+fn network(cg: &str, n: &LinuxNetwork) -> Result<()> {
     if let Some(id) = n.class_id() {
         const F: &str = "linux.resources.network.classID";
         let d = require(cg, "net_cls", F)?;
@@ -581,124 +540,176 @@ fn network(cg: &Cgroup, n: &LinuxNetwork) -> Result<()> {
 }
 
 fn rdma(
-    cg: &Cgroup,
+    cg: &str,
     rd: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>,
 ) -> Result<()> {
     for (dev, l) in rd {
         let field = format!("linux.resources.rdma[{dev}]");
         let d = require(cg, "rdma", &field)?;
-        write_file(&field, &d.join("rdma.max"), &super::rdma_line(dev, l))?;
+        write_file(&field, &d.join("rdma.max"), &rdma_line(dev, l))?;
     }
     Ok(())
 }
 
 // ---------------------------------------------------------------------------
-// membership, freezer, removal
+// The back end
 
-pub(super) fn add_pid(cg: &Cgroup, pid: i32) -> Result<()> {
-    for (d, _) in all_dirs(cg) {
-        write_file(PATH_FIELD, &d.join("cgroup.procs"), &pid.to_string())?;
+/// The cgroup v1 back end.
+#[derive(Debug)]
+pub struct V1 {
+    owned: Owned,
+}
+
+impl V1 {
+    pub fn new(owned: Owned) -> V1 {
+        V1 { owned }
     }
-    Ok(())
+
+    fn path(&self) -> &str {
+        self.owned.path()
+    }
 }
 
 /// The hierarchy whose cgroup.procs lists the container's processes.
-fn procs_dir(cg: &Cgroup) -> Option<PathBuf> {
+fn procs_dir(cg: &str) -> Option<PathBuf> {
     ["memory", "pids", "devices", "freezer", "cpu"]
         .iter()
         .find_map(|c| dir(cg, c))
-        .or_else(|| mounts().v1.first().map(|h| join(&h.mountpoint, cg.path())))
-}
-
-pub(super) fn pids(cg: &Cgroup) -> Result<Vec<i32>> {
-    let d = procs_dir(cg)
-        .ok_or_else(|| Error::unsupported(PATH_FIELD, "no cgroup v1 hierarchy is mounted"))?;
-    parse_pids(PATH_FIELD, &d.join("cgroup.procs"))
+        .or_else(|| mounts().v1.first().map(|h| join(&h.mountpoint, cg)))
 }
 
 const FREEZER: &str = "freezer.state";
 
-pub(super) fn freeze(cg: &Cgroup, frozen: bool) -> Result<()> {
-    let d = require(cg, "freezer", FREEZER)?;
-    let f = d.join(FREEZER);
-    let want = if frozen { "FROZEN" } else { "THAWED" };
-    // Writing FROZEN starts freezing; the state reads FREEZING until every
-    // task stopped. Writing again retries tasks that were busy.
-    let ok = wait_until(Duration::from_secs(2), || {
-        write_file(FREEZER, &f, want)?;
-        Ok(read_file(FREEZER, &f)?.trim() == want)
-    })?;
-    if !ok {
-        if frozen {
-            let _ = write_file(FREEZER, &f, "THAWED");
-        }
-        return Err(Error::Timeout {
-            field: FREEZER.into(),
-            msg: format!("{} did not reach {want} in 2s", f.display()),
-        });
+impl Cgroup for V1 {
+    fn owned(&self) -> &Owned {
+        &self.owned
     }
-    Ok(())
-}
 
-pub(super) fn is_frozen(cg: &Cgroup) -> Result<bool> {
-    let d = require(cg, "freezer", FREEZER)?;
-    Ok(read_file(FREEZER, &d.join(FREEZER))?.trim() == "FROZEN")
-}
-
-pub(super) fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
-    let has_freezer = dir(cg, "freezer").is_some_and(|d| d.exists());
-    let was_frozen = has_freezer && is_frozen(cg).unwrap_or(false);
-    let froze = has_freezer && !was_frozen && freeze(cg, true).is_ok();
-    let res = pids(cg).and_then(|p| signal_pids(&p, sig));
-    // Thaw what we froze; a paused container is thawed only for SIGKILL
-    // (frozen v1 tasks cannot die otherwise).
-    if froze || (was_frozen && sig == libc::SIGKILL) {
-        freeze(cg, false)?;
-    }
-    res
-}
-
-/// The leaf directory in every hierarchy.
-pub(super) fn leaves(cg: &Cgroup) -> Vec<PathBuf> {
-    all_dirs(cg).into_iter().map(|(d, _)| d).collect()
-}
-
-pub(super) fn destroy(cg: &Cgroup) -> Result<()> {
-    let mut first_err = None;
-    for (d, h) in all_dirs(cg) {
-        if !cg.may_remove(&d) {
-            continue;
+    fn create(&mut self) -> Result<()> {
+        for p in places(self.path()) {
+            let created = mkdir_p(&p.root, &p.leaf)?;
+            self.owned.remember(created);
+            if p.hierarchy.is_some_and(|h| h.has("cpuset")) {
+                // New v1 cpusets start with empty cpus/mems; a pid cannot join
+                // until they are filled. Copy them down from the parent, top
+                // down along the whole path: a parent another myrt is creating
+                // at the same moment may still be empty (only empty ones are
+                // written, so nothing configured is changed).
+                let mut d = p.root.clone();
+                for c in p.leaf.strip_prefix(&p.root).unwrap_or(&p.leaf).components() {
+                    d.push(c);
+                    fill_cpuset(&d)?;
+                }
+            }
         }
-        if let Err(e) = remove_cgroup_dir(&d) {
-            first_err.get_or_insert(e);
-            continue;
-        }
-        let root = match h {
-            Some(h) => h.mountpoint.as_path(),
-            None => unified_mount().unwrap_or(Path::new("/nonexistent")),
-        };
-        cg.remove_owned_parents(root);
+        let leaves: Vec<PathBuf> = places(self.path()).into_iter().map(|p| p.leaf).collect();
+        self.owned.check_leaves_empty(&leaves)
     }
-    first_err.map_or(Ok(()), Err)
-}
 
-pub(super) fn exists(cg: &Cgroup) -> bool {
-    all_dirs(cg).iter().any(|(d, _)| d.is_dir())
+    fn set(&self, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
+        set(self.path(), r, nodes)
+    }
+
+    fn add_pid(&self, pid: i32) -> Result<()> {
+        for p in places(self.path()) {
+            write_file(PATH_FIELD, &p.leaf.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn dir_fd(&self) -> Result<Option<OwnedFd>> {
+        Ok(None)
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        let d = procs_dir(self.path())
+            .ok_or_else(|| Error::unsupported(PATH_FIELD, "no cgroup v1 hierarchy is mounted"))?;
+        parse_pids(&d.join("cgroup.procs"))
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        let d = require(self.path(), "freezer", FREEZER)?;
+        let f = d.join(FREEZER);
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        // Writing FROZEN starts freezing; the state reads FREEZING until every
+        // task stopped. Writing again retries tasks that were busy.
+        let ok = wait_until(Duration::from_secs(2), || {
+            write_file(FREEZER, &f, want)?;
+            Ok(read_file(FREEZER, &f)?.trim() == want)
+        })?;
+        if !ok {
+            if frozen {
+                let _ = write_file(FREEZER, &f, "THAWED");
+            }
+            return Err(Error::Timeout {
+                field: FREEZER.into(),
+                msg: format!("{} did not reach {want} in 2s", f.display()),
+            });
+        }
+        Ok(())
+    }
+
+    fn is_frozen(&self) -> Result<bool> {
+        let d = require(self.path(), "freezer", FREEZER)?;
+        Ok(read_file(FREEZER, &d.join(FREEZER))?.trim() == "FROZEN")
+    }
+
+    fn kill_all(&self, sig: i32) -> Result<()> {
+        // Frozen v1 tasks cannot die: a paused container is thawed for SIGKILL.
+        kill_frozen(self, sig, true)
+    }
+
+    fn destroy(&mut self) -> Result<()> {
+        let mut first_err = None;
+        for p in places(self.path()) {
+            if !self.owned.may_remove(&p.leaf) {
+                continue;
+            }
+            match remove_cgroup_dir(&p.leaf) {
+                Ok(()) => self.owned.remove_owned_parents(&p.root),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        self.owned.remove_created();
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn exists(&self) -> bool {
+        places(self.path()).iter().any(|p| p.leaf.is_dir())
+    }
+
+    fn stats(&self) -> Result<serde_json::Value> {
+        if !self.exists() {
+            let d = procs_dir(self.path()).unwrap_or_else(|| PathBuf::from(self.path()));
+            return Err(Error::missing(&d));
+        }
+        Ok(stats(self.path()))
+    }
+
+    fn oom_kills(&self) -> Option<(u64, Option<u64>)> {
+        let d = dir(self.path(), "memory")?;
+        let kills = read_flat_keyed(&d.join("memory.oom_control"))
+            .get("oom_kill")
+            .and_then(|v| v.as_u64())?;
+        let peak =
+            read_opt(&d.join("memory.max_usage_in_bytes")).and_then(|s| s.trim().parse().ok());
+        Some((kills, peak))
+    }
+
+    fn roots_and_leaves(&self) -> Vec<(PathBuf, PathBuf)> {
+        places(self.path())
+            .into_iter()
+            .map(|p| (p.root, p.leaf))
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------
 // stats
 
-pub(super) fn stats(cg: &Cgroup) -> Result<serde_json::Value> {
-    if !exists(cg) {
-        let d = procs_dir(cg).unwrap_or_else(|| PathBuf::from(cg.path()));
-        return Err(Error::io(
-            PATH_FIELD,
-            "stat",
-            &d,
-            std::io::Error::from_raw_os_error(libc::ENOENT),
-        ));
-    }
+fn stats(cg: &str) -> serde_json::Value {
     let mut cpu = json!({});
     if let Some(d) = dir(cg, "cpuacct") {
         let total = read_u64(&d.join("cpuacct.usage")).unwrap_or(0);
@@ -752,14 +763,14 @@ pub(super) fn stats(cg: &Cgroup) -> Result<serde_json::Value> {
     if let Some(d) = dir(cg, "pids") {
         pids = json!({
             "current": read_u64(&d.join("pids.current")).unwrap_or(0),
-            "limit": read_u64(&d.join("pids.max")).map(|v| if v == u64::MAX { 0 } else { v }).unwrap_or(0),
+            "limit": read_limit(&d.join("pids.max")),
         });
     }
-    Ok(json!({
+    json!({
         "cpu": cpu,
         "memory": memory,
         "pids": pids,
         "blkio": {},
         "hugetlb": {},
-    }))
+    })
 }

@@ -7,25 +7,22 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode as FileMode;
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxDevice, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxRdma,
     LinuxResources,
 };
 use serde_json::json;
 
-use super::devices;
-use super::{
-    CGROUP_ROOT, Cgroup, Error, Result, blkio_weight_to_io_weight, join, mkdir_p, parse_pids,
-    read_file, read_flat_keyed, read_opt, read_u64, remove_cgroup_dir, shares_to_weight,
-    signal_pids, swap_to_v2, wait_until, write_file,
+use super::common::{
+    CGROUP_ROOT, Cgroup, Error, Owned, PATH_FIELD, Result, blkio_weight_to_io_weight,
+    devices_enforced, join, kill_frozen, mkdir_p, open_dir, parse_pids, pids_max_value, rdma_line,
+    read_file, read_flat_keyed, read_limit, read_opt, read_u64, remove_cgroup_dir,
+    shares_to_weight, swap_to_v2, wait_until, write_file,
 };
-
-const PATH_FIELD: &str = "linux.cgroupsPath";
+use super::devices;
 
 /// Controllers enabled for the container's cgroup (when the parent offers them).
-pub const CONTROLLERS: &[&str] = &[
+const CONTROLLERS: &[&str] = &[
     "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
 ];
 
@@ -33,51 +30,136 @@ fn root() -> &'static Path {
     Path::new(CGROUP_ROOT)
 }
 
-pub(super) fn leaf(cg: &Cgroup) -> PathBuf {
-    join(root(), cg.path())
+/// The cgroup v2 back end.
+#[derive(Debug)]
+pub struct V2 {
+    owned: Owned,
 }
 
-/// OOM kills in the cgroup and its peak memory usage (bytes), if known.
-pub(super) fn oom_kills(cg: &Cgroup) -> Option<(u64, Option<u64>)> {
-    let d = leaf(cg);
-    let kills = read_flat_keyed(&d.join("memory.events"))
-        .get("oom_kill")
-        .and_then(|v| v.as_u64())?;
-    let peak = read_opt(&d.join("memory.peak")).and_then(|s| s.trim().parse().ok());
-    Some((kills, peak))
-}
-
-/// (hierarchy root, leaf directory) for every hierarchy: just one.
-pub(super) fn roots_and_leaves(cg: &Cgroup) -> Vec<(PathBuf, PathBuf)> {
-    vec![(root().to_path_buf(), leaf(cg))]
-}
-
-/// Open a cgroup directory (`O_RDONLY|O_DIRECTORY|O_CLOEXEC`).
-pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd> {
-    open(
-        dir,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        FileMode::empty(),
-    )
-    .map_err(|e| Error::io(PATH_FIELD, "open", dir, std::io::Error::from(e)))
-}
-
-pub(super) fn create(cg: &Cgroup) -> Result<()> {
-    let leaf = leaf(cg);
-    let created = mkdir_p(root(), &leaf)?;
-    cg.remember_created(created);
-    // Enable the controllers top down, from the root to the leaf's parent:
-    // each level can only hand on what its parent enabled for it.
-    let mut ancestors: Vec<&Path> = leaf
-        .ancestors()
-        .skip(1)
-        .take_while(|p| p.starts_with(root()))
-        .collect();
-    ancestors.reverse();
-    for d in ancestors {
-        enable_controllers(d);
+impl V2 {
+    pub fn new(owned: Owned) -> V2 {
+        V2 { owned }
     }
-    Ok(())
+
+    fn leaf(&self) -> PathBuf {
+        join(root(), self.owned.path())
+    }
+}
+
+const FREEZE: &str = "cgroup.freeze";
+
+fn events_frozen(d: &Path) -> Result<bool> {
+    let ev = read_file(FREEZE, &d.join("cgroup.events"))?;
+    Ok(ev.lines().any(|l| l.trim() == "frozen 1"))
+}
+
+impl Cgroup for V2 {
+    fn owned(&self) -> &Owned {
+        &self.owned
+    }
+
+    fn create(&mut self) -> Result<()> {
+        let leaf = self.leaf();
+        let created = mkdir_p(root(), &leaf)?;
+        self.owned.remember(created);
+        // Enable the controllers top down, from the root to the leaf's parent:
+        // each level can only hand on what its parent enabled for it.
+        let mut ancestors: Vec<&Path> = leaf
+            .ancestors()
+            .skip(1)
+            .take_while(|p| p.starts_with(root()))
+            .collect();
+        ancestors.reverse();
+        for d in ancestors {
+            enable_controllers(d);
+        }
+        self.owned.check_leaves_empty(&[leaf])
+    }
+
+    fn set(&self, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
+        set(&self.leaf(), r, nodes)
+    }
+
+    fn add_pid(&self, pid: i32) -> Result<()> {
+        write_file(
+            PATH_FIELD,
+            &self.leaf().join("cgroup.procs"),
+            &pid.to_string(),
+        )
+    }
+
+    fn dir_fd(&self) -> Result<Option<OwnedFd>> {
+        open_dir(&self.leaf()).map(Some)
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        parse_pids(&self.leaf().join("cgroup.procs"))
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        let d = self.leaf();
+        write_file(FREEZE, &d.join(FREEZE), if frozen { "1" } else { "0" })?;
+        let ok = wait_until(Duration::from_secs(2), || Ok(events_frozen(&d)? == frozen))?;
+        if !ok {
+            if frozen {
+                let _ = write_file(FREEZE, &d.join(FREEZE), "0");
+            }
+            return Err(Error::Timeout {
+                field: FREEZE.into(),
+                msg: format!(
+                    "{} did not report \"frozen {}\" in 2s",
+                    d.join("cgroup.events").display(),
+                    frozen as u8
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn is_frozen(&self) -> Result<bool> {
+        events_frozen(&self.leaf())
+    }
+
+    fn kill_all(&self, sig: i32) -> Result<()> {
+        let kill = self.leaf().join("cgroup.kill");
+        if sig == libc::SIGKILL && kill.exists() {
+            // Kills the whole subtree, and frozen tasks too, without racing forks.
+            return write_file("kill", &kill, "1");
+        }
+        kill_frozen(self, sig, false)
+    }
+
+    fn destroy(&mut self) -> Result<()> {
+        let leaf = self.leaf();
+        let res = if self.owned.may_remove(&leaf) {
+            remove_cgroup_dir(&leaf).map(|()| self.owned.remove_owned_parents(root()))
+        } else {
+            Ok(())
+        };
+        self.owned.remove_created();
+        res
+    }
+
+    fn exists(&self) -> bool {
+        self.leaf().is_dir()
+    }
+
+    fn stats(&self) -> Result<serde_json::Value> {
+        stats(&self.leaf())
+    }
+
+    fn oom_kills(&self) -> Option<(u64, Option<u64>)> {
+        let d = self.leaf();
+        let kills = read_flat_keyed(&d.join("memory.events"))
+            .get("oom_kill")
+            .and_then(|v| v.as_u64())?;
+        let peak = read_opt(&d.join("memory.peak")).and_then(|s| s.trim().parse().ok());
+        Some((kills, peak))
+    }
+
+    fn roots_and_leaves(&self) -> Vec<(PathBuf, PathBuf)> {
+        vec![(root().to_path_buf(), self.leaf())]
+    }
 }
 
 /// Add to `dir/cgroup.subtree_control` the wanted controllers it offers and
@@ -117,40 +199,39 @@ fn write(field: &str, path: &Path, value: &str) -> Result<()> {
     })
 }
 
-pub(super) fn set(cg: &Cgroup, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
-    let d = leaf(cg);
+fn set(d: &Path, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
     if let Some(m) = r.memory() {
-        memory(&d, m)?;
+        memory(d, m)?;
     }
     if let Some(c) = r.cpu() {
-        cpu(&d, c)?;
+        cpu(d, c)?;
     }
     if let Some(p) = r.pids() {
         write(
             "linux.resources.pids.limit",
             &d.join("pids.max"),
-            &super::v1::pids_max_value(p.limit()),
+            &pids_max_value(p.limit()),
         )?;
     }
     if let Some(b) = r.block_io() {
-        io(&d, b)?;
+        io(d, b)?;
     }
     if let Some(h) = r.hugepage_limits() {
-        hugetlb(&d, h)?;
+        hugetlb(d, h)?;
     }
     if let Some(n) = r.network() {
         network(n)?;
     }
     if let Some(rd) = r.rdma() {
-        rdma(&d, rd)?;
+        rdma(d, rd)?;
     }
     if let Some(u) = r.unified() {
-        unified(&d, u)?;
+        unified(d, u)?;
     }
-    if super::devices_enforced() {
+    if devices_enforced() {
         let user = r.devices().as_deref().unwrap_or_default();
         let rules = devices::policy(user, nodes)?;
-        devices::attach_program(&d, &devices::program(&rules))?;
+        devices::attach_program(d, &devices::program(&rules))?;
     }
     Ok(())
 }
@@ -395,7 +476,7 @@ fn rdma(d: &Path, rd: &HashMap<String, LinuxRdma>) -> Result<()> {
         write(
             &format!("linux.resources.rdma[{dev}]"),
             &d.join("rdma.max"),
-            &super::rdma_line(dev, l),
+            &rdma_line(dev, l),
         )?;
     }
     Ok(())
@@ -418,87 +499,9 @@ fn unified(d: &Path, u: &HashMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn add_pid(cg: &Cgroup, pid: i32) -> Result<()> {
-    write_file(PATH_FIELD, &leaf(cg).join("cgroup.procs"), &pid.to_string())
-}
-
-pub(super) fn dir_fd(cg: &Cgroup) -> Result<OwnedFd> {
-    open_dir(&leaf(cg))
-}
-
-pub(super) fn pids(cg: &Cgroup) -> Result<Vec<i32>> {
-    parse_pids(PATH_FIELD, &leaf(cg).join("cgroup.procs"))
-}
-
-const FREEZE: &str = "cgroup.freeze";
-
-fn events_frozen(d: &Path) -> Result<bool> {
-    let ev = read_file(FREEZE, &d.join("cgroup.events"))?;
-    Ok(ev.lines().any(|l| l.trim() == "frozen 1"))
-}
-
-pub(super) fn freeze(cg: &Cgroup, frozen: bool) -> Result<()> {
-    let d = leaf(cg);
-    write_file(FREEZE, &d.join(FREEZE), if frozen { "1" } else { "0" })?;
-    let ok = wait_until(Duration::from_secs(2), || Ok(events_frozen(&d)? == frozen))?;
-    if !ok {
-        if frozen {
-            let _ = write_file(FREEZE, &d.join(FREEZE), "0");
-        }
-        return Err(Error::Timeout {
-            field: FREEZE.into(),
-            msg: format!(
-                "{} did not report \"frozen {}\" in 2s",
-                d.join("cgroup.events").display(),
-                frozen as u8
-            ),
-        });
-    }
-    Ok(())
-}
-
-pub(super) fn is_frozen(cg: &Cgroup) -> Result<bool> {
-    events_frozen(&leaf(cg))
-}
-
-pub(super) fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
-    let d = leaf(cg);
-    let kill = d.join("cgroup.kill");
-    if sig == libc::SIGKILL && kill.exists() {
-        // Kills the whole subtree, and frozen tasks too, without racing forks.
-        return write_file("kill", &kill, "1");
-    }
-    let was_frozen = is_frozen(cg).unwrap_or(false);
-    let froze = !was_frozen && freeze(cg, true).is_ok();
-    let res = pids(cg).and_then(|p| signal_pids(&p, sig));
-    if froze {
-        freeze(cg, false)?;
-    }
-    res
-}
-
-pub(super) fn destroy(cg: &Cgroup) -> Result<()> {
-    if !cg.may_remove(&leaf(cg)) {
-        return Ok(());
-    }
-    remove_cgroup_dir(&leaf(cg))?;
-    cg.remove_owned_parents(root());
-    Ok(())
-}
-
-pub(super) fn exists(cg: &Cgroup) -> bool {
-    leaf(cg).is_dir()
-}
-
-pub(super) fn stats(cg: &Cgroup) -> Result<serde_json::Value> {
-    let d = leaf(cg);
+fn stats(d: &Path) -> Result<serde_json::Value> {
     if !d.is_dir() {
-        return Err(Error::io(
-            PATH_FIELD,
-            "stat",
-            &d,
-            std::io::Error::from_raw_os_error(libc::ENOENT),
-        ));
+        return Err(Error::missing(d));
     }
     let cs = read_flat_keyed(&d.join("cpu.stat"));
     let us = |k: &str| cs.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
@@ -534,7 +537,7 @@ pub(super) fn stats(cg: &Cgroup) -> Result<serde_json::Value> {
     });
     let pids = json!({
         "current": read_u64(&d.join("pids.current")).unwrap_or(0),
-        "limit": read_u64(&d.join("pids.max")).map(|v| if v == u64::MAX { 0 } else { v }).unwrap_or(0),
+        "limit": read_limit(&d.join("pids.max")),
     });
     Ok(json!({
         "cpu": cpu,

@@ -26,7 +26,7 @@ pub struct HostCgroup {
 /// The host's cgroup hierarchies, from the parse of mountinfo that the
 /// parent already made (and cached) when it created the cgroup.
 fn host_cgroups() -> Vec<HostCgroup> {
-    let m = crate::cgroups::mountinfo::host();
+    let m = crate::mountinfo::host();
     let mut v: Vec<HostCgroup> =
         m.v1.iter()
             .map(|h| HostCgroup {

@@ -1,4 +1,6 @@
-//! Where the cgroup hierarchies are mounted, from `/proc/self/mountinfo`.
+//! Where the cgroup hierarchies are mounted, from `/proc/self/mountinfo`:
+//! read by the cgroups back ends and by `rootfs` (which mounts the same
+//! hierarchies into a container).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
