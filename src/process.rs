@@ -16,6 +16,7 @@ use crate::namespaces::{self, Join};
 use crate::rootfs;
 use crate::security::{self, Caps, seccomp};
 use crate::sys;
+use crate::syscall::{LINUX, Syscall};
 use crate::tty;
 
 #[derive(Debug, thiserror::Error)]
@@ -806,6 +807,7 @@ fn init_child(
             caps,
             seccomp: a.seccomp.as_ref(),
             preserve_fds: a.preserve_fds,
+            sys: LINUX,
         },
         cwd,
         ch,
@@ -824,7 +826,7 @@ fn init_child(
     // `start` waits for it to close, and a failed execve is reported to it
     // as "2<error>" before the FIFO closes.
     report.write(b"0");
-    let Err(ChildError(e)) = exec(a.seccomp.as_ref(), &execve);
+    let Err(ChildError(e)) = exec(LINUX, a.seccomp.as_ref(), &execve);
     report.write(format!("2{e}").as_bytes());
     fail_after_start(&e)
 }
@@ -903,7 +905,7 @@ fn prepare_root(
     idmapped_mounts: &[Option<OwnedFd>],
 ) -> ChildResult<rootfs::Root<'static>> {
     if !mountns {
-        return Ok(rootfs::Root::open(&a.rootfs, crate::syscall::LINUX)?);
+        return Ok(rootfs::Root::open(&a.rootfs, LINUX)?);
     }
     let plan = rootfs::Plan {
         spec: a.spec,
@@ -922,7 +924,7 @@ fn prepare_root(
         userns: ns.userns,
         idmapped: idmapped_mounts,
         host_cgroups: None,
-        sys: crate::syscall::LINUX,
+        sys: LINUX,
     };
     Ok(rootfs::prepare(&plan)?)
 }
@@ -1046,7 +1048,7 @@ fn fail_after_start(msg: &str) -> ! {
 /// recorded from runc allow execve, not always execveat). This process runs
 /// myrt's sealed image (`security::exe`), so even a program whose
 /// interpreter is `/proc/self/exe` only ever reaches that read-only image.
-fn exec(filter: Option<&seccomp::Program>, execve: &ExecveArgs) -> ChildResult {
+fn exec(sc: &dyn Syscall, filter: Option<&seccomp::Program>, execve: &ExecveArgs) -> ChildResult {
     let ExecveArgs { path, argv, envp } = execve;
     let mut av: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     av.push(std::ptr::null());
@@ -1060,15 +1062,10 @@ fn exec(filter: Option<&seccomp::Program>, execve: &ExecveArgs) -> ChildResult {
         )
         .into());
     }
-    // SAFETY: path is NUL-terminated; av and ev are NULL-terminated arrays
-    // of pointers into CStrings that outlive the call.
-    unsafe { libc::execve(path.as_ptr(), av.as_ptr(), ev.as_ptr()) };
-    Err(format!(
-        "exec {}: {}",
-        path.to_string_lossy(),
-        errno_text(&std::io::Error::last_os_error())
-    )
-    .into())
+    // av and ev are NULL-terminated arrays of pointers into CStrings that
+    // outlive the call.
+    let e = sc.execve(path, &av, &ev);
+    Err(format!("exec {}: {}", path.to_string_lossy(), errno_text(&e)).into())
 }
 
 /// An errno as runc (Go) words it: "argument list too long".
@@ -1153,6 +1150,9 @@ struct ProcessSetup<'a> {
     caps: &'a Caps,
     seccomp: Option<&'a seccomp::Program>,
     preserve_fds: u32,
+    /// The system calls of the privilege drop (`syscall::LINUX`; a fake in
+    /// unit tests).
+    sys: &'a dyn Syscall,
 }
 
 /// The process attributes shared by the init and `exec`.
@@ -1184,29 +1184,40 @@ fn become_process(
     let (argv, envp) = exec_vectors(p, env)?;
     enter_cwd(&cwd, p.cwd())?;
     drop(cwd);
-    security::close_fds(s.preserve_fds)?;
-    s.caps.drop_bounding()?;
-    security::set_user(p, proc)?;
+    drop_privileges(s, ch, proc)?;
+    Ok(ExecveArgs { path, argv, envp })
+}
+
+/// The end of `become_process`, in this order: the fd sweep, the bounding
+/// set, the user change; then without no_new_privs the seccomp filter
+/// (which needs CAP_SYS_ADMIN, raised again after a uid change), the
+/// capability sets; with no_new_privs the capability sets, no_new_privs,
+/// then the filter.
+fn drop_privileges(s: &ProcessSetup, ch: &Channel, proc: &sys::ProcFs) -> ChildResult<()> {
+    let (p, sc) = (s.process, s.sys);
+    security::close_fds(s.preserve_fds, sc)?;
+    s.caps.drop_bounding(sc)?;
+    security::set_user(p, proc, sc)?;
     let nnp = p.no_new_privileges() == Some(true);
     if !nnp && let Some(prog) = s.seccomp {
         if p.user().uid() != 0 {
-            Caps::raise_effective()?;
+            Caps::raise_effective(sc)?;
         }
-        load_filter(prog, ch)?;
+        load_filter(sc, prog, ch)?;
     }
-    s.caps.apply()?;
-    security::set_no_new_privs(p)?;
+    s.caps.apply(sc)?;
+    security::set_no_new_privs(p, sc)?;
     if nnp && let Some(prog) = s.seccomp {
-        load_filter(prog, ch)?;
+        load_filter(sc, prog, ch)?;
     }
-    Ok(ExecveArgs { path, argv, envp })
+    Ok(())
 }
 
 /// Load the seccomp filter; a notify fd goes to the parent, which hands it
 /// to the agent at `linux.seccomp.listenerPath`.
-fn load_filter(prog: &seccomp::Program, ch: &Channel) -> ChildResult<()> {
-    let fd = prog
-        .load()
+fn load_filter(sc: &dyn Syscall, prog: &seccomp::Program, ch: &Channel) -> ChildResult<()> {
+    let fd = sc
+        .seccomp_load(prog.instructions(), prog.flags())
         .map_err(|e| format!("linux.seccomp: load: {e}"))?;
     if let Some(fd) = fd {
         ch.send_child(NOTIFY, &[])?;
@@ -1492,6 +1503,7 @@ fn exec_child(
             caps,
             seccomp: a.seccomp.as_ref(),
             preserve_fds: a.preserve_fds,
+            sys: LINUX,
         },
         cwd,
         ch,
@@ -1499,7 +1511,7 @@ fn exec_child(
     )?;
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    exec(a.seccomp.as_ref(), &execve)
+    exec(LINUX, a.seccomp.as_ref(), &execve)
 }
 
 /// Join the container's namespaces through its init's pidfd: all but the
@@ -1725,4 +1737,144 @@ fn become_userns_root() -> std::result::Result<(), String> {
         return Err(format!("linux.uidMappings: {}", sys::last("setresuid 0")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The privilege drop and the execve through the recording fake: the
+    //! position of the seccomp filter, without root.
+    use super::*;
+    use crate::syscall::fake::{Call, TestDir};
+
+    fn process(nnp: bool) -> Process {
+        serde_json::from_value(serde_json::json!({
+            "cwd": "/",
+            "args": ["/bin/true"],
+            "user": {"uid": 1000, "gid": 1000, "additionalGids": [10]},
+            "noNewPrivileges": nnp,
+            "capabilities": {
+                "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_KILL"],
+                "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn filter() -> seccomp::Program {
+        let s: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        }))
+        .unwrap();
+        seccomp::compile(&s).unwrap()
+    }
+
+    /// The calls of the privilege drop and execve, as short names.
+    fn sequence(nnp: bool) -> Vec<String> {
+        let t = TestDir::new("drop");
+        let rec = t.recorder();
+        let p = process(nnp);
+        let caps = Caps::resolve(p.capabilities().as_ref()).unwrap();
+        let prog = filter();
+        let setup = ProcessSetup {
+            process: &p,
+            personality: None,
+            memory_policy: None,
+            caps: &caps,
+            seccomp: Some(&prog),
+            preserve_fds: 2,
+            sys: &rec,
+        };
+        let (ch, _peer) = Channel::pair().unwrap();
+        let proc = sys::ProcFs::open_host().unwrap();
+        if let Err(ChildError(e)) = drop_privileges(&setup, &ch, &proc) {
+            panic!("{e}");
+        }
+        let execve = ExecveArgs {
+            path: sys::cstr("/bin/true"),
+            argv: vec![sys::cstr("/bin/true")],
+            envp: vec![],
+        };
+        let Err(ChildError(e)) = exec(&rec, Some(&prog), &execve);
+        assert!(e.starts_with("exec /bin/true"), "{e}");
+        let mut out: Vec<String> = Vec::new();
+        for c in rec.calls() {
+            let name = match c {
+                Call::CloexecFrom(n) => format!("cloexec_from {n}"),
+                // Many of these (every capability not in bounding): one line.
+                Call::DropBounding(_) => "drop_bounding".into(),
+                Call::Setgroups(g) => format!("setgroups {g:?}"),
+                Call::Setresgid(g) => format!("setresgid {g}"),
+                Call::Setresuid(u) => format!("setresuid {u}"),
+                Call::SeccompLoad { flags, .. } => format!("seccomp {flags:#x}"),
+                Call::SetCaps(set, v) => format!("capset {set} {v:?}"),
+                Call::NoNewPrivs => "no_new_privs".into(),
+                Call::Execve(p) => format!("execve {p}"),
+                other => format!("{other:?}"),
+            };
+            if out.last() != Some(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn seccomp_comes_after_the_fd_sweep_and_the_user_change_and_before_execve() {
+        use caps::Capability::{CAP_KILL, CAP_NET_BIND_SERVICE};
+        let got = sequence(false);
+        let flags = filter().flags();
+        let both = format!("{:?}", [CAP_KILL, CAP_NET_BIND_SERVICE]);
+        let kill = format!("{:?}", [CAP_KILL]);
+        // The effective set raised again (the uid change cleared it) is
+        // the calling thread's permitted set: not asserted, host-dependent.
+        assert!(got[5].starts_with("capset Effective"), "{got:#?}");
+        let want = [
+            "cloexec_from 5".to_string(),
+            "drop_bounding".into(),
+            "setgroups [10]".into(),
+            "setresgid 1000".into(),
+            "setresuid 1000".into(),
+            got[5].clone(),
+            format!("seccomp {flags:#x}"),
+            format!("capset Effective {both}"),
+            format!("capset Permitted {both}"),
+            format!("capset Effective {kill}"),
+            "capset Inheritable []".into(),
+            "execve /bin/true".into(),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn with_no_new_privileges_seccomp_is_the_last_call_before_execve() {
+        let got = sequence(true);
+        let flags = filter().flags();
+        let n = got.len();
+        assert_eq!(
+            got[n - 3..],
+            [
+                "no_new_privs".to_string(),
+                format!("seccomp {flags:#x}"),
+                "execve /bin/true".into()
+            ],
+            "{got:#?}"
+        );
+        // No effective-set raise: no_new_privs needs no CAP_SYS_ADMIN.
+        assert_eq!(
+            got[..5],
+            [
+                "cloexec_from 5",
+                "drop_bounding",
+                "setgroups [10]",
+                "setresgid 1000",
+                "setresuid 1000"
+            ]
+        );
+        assert!(
+            got[5].starts_with("capset Effective [CAP_KILL, CAP_NET_BIND_SERVICE]"),
+            "{got:#?}"
+        );
+    }
 }

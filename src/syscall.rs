@@ -19,6 +19,9 @@ use crate::sys::{self, MountAttr, Result};
 #[cfg(test)]
 pub mod fake;
 
+/// The result of a capability call (the `caps` crate's error).
+pub type CapsResult = std::result::Result<(), caps::errors::CapsError>;
+
 /// The calls of the container set-up that the unit tests observe.
 pub trait Syscall {
     /// mount(2). `target` is usually `/proc/self/fd/N` of an fd opened in
@@ -81,16 +84,19 @@ pub trait Syscall {
     /// setresuid(2) with one uid for all three.
     fn setresuid(&self, uid: libc::uid_t) -> Result<()>;
     /// Drop one capability from the bounding set.
-    fn drop_bounding_cap(&self, cap: caps::Capability) -> Result<()>;
+    fn drop_bounding_cap(&self, cap: caps::Capability) -> CapsResult;
     /// Set one capability set of the calling thread.
-    fn set_caps(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> Result<()>;
+    fn set_caps(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> CapsResult;
     /// seccomp(SECCOMP_SET_MODE_FILTER, flags, filter); the notify fd when
-    /// `flags` asks for a listener.
+    /// `flags` asks for a listener. Async-signal-safe: no allocation, no
+    /// lock, one system call (it may run in a child forked from threads).
     fn seccomp_load(
         &self,
         filter: &[libc::sock_filter],
         flags: libc::c_ulong,
-    ) -> Result<Option<OwnedFd>>;
+    ) -> std::io::Result<Option<OwnedFd>>;
+    /// prctl(PR_SET_NO_NEW_PRIVS, 1).
+    fn set_no_new_privs(&self) -> Result<()>;
     /// execve(2): returns only on failure.
     fn execve(
         &self,
@@ -254,29 +260,23 @@ impl Syscall for Linux {
         })
     }
 
-    fn drop_bounding_cap(&self, cap: caps::Capability) -> Result<()> {
-        caps::drop(None, caps::CapSet::Bounding, cap).map_err(|e| {
-            sys::io_err(
-                format!("drop {cap} from the bounding set"),
-                std::io::Error::other(e.to_string()),
-            )
-        })
+    fn drop_bounding_cap(&self, cap: caps::Capability) -> CapsResult {
+        caps::drop(None, caps::CapSet::Bounding, cap)
     }
 
-    fn set_caps(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> Result<()> {
-        caps::set(None, set, value).map_err(|e| {
-            sys::io_err(
-                format!("set {set:?} capabilities"),
-                std::io::Error::other(e.to_string()),
-            )
-        })
+    fn set_caps(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> CapsResult {
+        caps::set(None, set, value)
+    }
+
+    fn set_no_new_privs(&self) -> Result<()> {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
     }
 
     fn seccomp_load(
         &self,
         filter: &[libc::sock_filter],
         flags: libc::c_ulong,
-    ) -> Result<Option<OwnedFd>> {
+    ) -> std::io::Result<Option<OwnedFd>> {
         const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
         const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
         let prog = libc::sock_fprog {
@@ -294,7 +294,7 @@ impl Syscall for Linux {
             )
         };
         if r < 0 {
-            return Err(sys::last("seccomp(SECCOMP_SET_MODE_FILTER)"));
+            return Err(std::io::Error::last_os_error());
         }
         if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
             return Ok(None);

@@ -13,9 +13,9 @@ use std::str::FromStr;
 use nix::sys::personality::Persona;
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::stat::Mode;
-use nix::unistd::{Gid, Uid};
 
 use crate::sys;
+use crate::syscall::Syscall;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -93,10 +93,10 @@ impl Caps {
 
     /// Drop from the bounding set everything not configured (needs
     /// CAP_SETPCAP, so this runs before the uid change).
-    pub fn drop_bounding(&self) -> Result<()> {
+    pub fn drop_bounding(&self, sc: &dyn Syscall) -> Result<()> {
         for &cap in supported_caps() {
             if !self.bounding.contains(&cap) {
-                caps::drop(None, CapSet::Bounding, cap)
+                sc.drop_bounding_cap(cap)
                     .map_err(|e| field("process.capabilities.bounding", e))?;
             }
         }
@@ -107,27 +107,26 @@ impl Caps {
     /// clears the effective set), so that a seccomp filter can still be
     /// loaded without no_new_privs (that needs CAP_SYS_ADMIN) after the
     /// user change.
-    pub fn raise_effective() -> Result<()> {
+    pub fn raise_effective(sc: &dyn Syscall) -> Result<()> {
         let permitted = caps::read(None, CapSet::Permitted)
             .map_err(|e| field("process.capabilities.permitted", e))?;
-        caps::set(None, CapSet::Effective, &permitted)
+        sc.set_caps(CapSet::Effective, &permitted)
             .map_err(|e| field("process.capabilities.effective", e))
     }
 
     /// Set effective/permitted/inheritable, then raise ambient. Makes only
     /// capget, capset and prctl calls (it may run under the seccomp filter).
-    pub fn apply(&self) -> Result<()> {
-        caps::set(
-            None,
+    pub fn apply(&self, sc: &dyn Syscall) -> Result<()> {
+        sc.set_caps(
             CapSet::Effective,
             &self.permitted.union(&self.effective).cloned().collect(),
         )
         .map_err(|e| field("process.capabilities.effective", e))?;
-        caps::set(None, CapSet::Permitted, &self.permitted)
+        sc.set_caps(CapSet::Permitted, &self.permitted)
             .map_err(|e| field("process.capabilities.permitted", e))?;
-        caps::set(None, CapSet::Effective, &self.effective)
+        sc.set_caps(CapSet::Effective, &self.effective)
             .map_err(|e| field("process.capabilities.effective", e))?;
-        caps::set(None, CapSet::Inheritable, &self.inheritable)
+        sc.set_caps(CapSet::Inheritable, &self.inheritable)
             .map_err(|e| field("process.capabilities.inheritable", e))?;
         caps::clear(None, CapSet::Ambient).ok();
         for cap in &self.ambient {
@@ -142,14 +141,9 @@ impl Caps {
 /// Become the configured user: supplementary groups, gid, uid. Keeps
 /// capabilities across the uid change (they are set right after).
 /// `proc` is the host's procfs (see `sys::ProcFs`), never the container's.
-pub fn set_user(p: &Process, proc: &sys::ProcFs) -> Result<()> {
+pub fn set_user(p: &Process, proc: &sys::ProcFs, sc: &dyn Syscall) -> Result<()> {
     let u = p.user();
-    let mut groups: Vec<Gid> = u
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|&g| Gid::from_raw(g))
-        .collect();
+    let mut groups: Vec<libc::gid_t> = u.additional_gids().iter().flatten().copied().collect();
     groups.dedup();
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
     let setgroups_allowed = proc
@@ -157,25 +151,14 @@ pub fn set_user(p: &Process, proc: &sys::ProcFs) -> Result<()> {
         .map_err(|e| field("process.user.additionalGids", e))?
         .trim()
         != "deny";
-    if setgroups_allowed && let Err(e) = nix::unistd::setgroups(&groups) {
-        return Err(field(
-            "process.user.additionalGids",
-            sys::io_err("setgroups", e.into()),
-        ));
+    if setgroups_allowed && let Err(e) = sc.setgroups(&groups) {
+        return Err(field("process.user.additionalGids", e));
     }
-    let gid = Gid::from_raw(u.gid());
-    if let Err(e) = nix::unistd::setresgid(gid, gid, gid) {
-        return Err(field(
-            "process.user.gid",
-            sys::io_err(format!("setresgid {gid}"), e.into()),
-        ));
+    if let Err(e) = sc.setresgid(u.gid()) {
+        return Err(field("process.user.gid", e));
     }
-    let uid = Uid::from_raw(u.uid());
-    if let Err(e) = nix::unistd::setresuid(uid, uid, uid) {
-        return Err(field(
-            "process.user.uid",
-            sys::io_err(format!("setresuid {uid}"), e.into()),
-        ));
+    if let Err(e) = sc.setresuid(u.uid()) {
+        return Err(field("process.user.uid", e));
     }
     sys::prctl(libc::PR_SET_KEEPCAPS, 0, "PR_SET_KEEPCAPS")?;
     if let Some(m) = u.umask() {
@@ -273,9 +256,9 @@ pub fn set_io_priority(p: &Process) -> Result<()> {
     Ok(())
 }
 
-pub fn set_no_new_privs(p: &Process) -> Result<()> {
+pub fn set_no_new_privs(p: &Process, sc: &dyn Syscall) -> Result<()> {
     if p.no_new_privileges() == Some(true) {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
+        sc.set_no_new_privs()
             .map_err(|e| field("process.noNewPrivileges", e))?;
     }
     Ok(())
@@ -315,8 +298,8 @@ pub fn set_apparmor(p: &Process, proc: &sys::ProcFs) -> Result<()> {
 }
 
 /// Close-on-exec everything above the preserved fds.
-pub fn close_fds(preserve: u32) -> Result<()> {
-    sys::cloexec_from(3 + preserve)?;
+pub fn close_fds(preserve: u32, sc: &dyn Syscall) -> Result<()> {
+    sc.cloexec_from(3 + preserve)?;
     Ok(())
 }
 

@@ -94,31 +94,11 @@ impl Program {
     /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog)`; returns the
     /// notify fd when SCMP_ACT_NOTIFY is used (flag NEW_LISTENER), else None.
     ///
-    /// Async-signal-safe: no allocation, no lock, one system call.
+    /// Async-signal-safe: no allocation, no lock, one system call (see
+    /// `Syscall::seccomp_load`, which the container's init calls).
     pub fn load(&self) -> io::Result<Option<OwnedFd>> {
-        let prog = libc::sock_fprog {
-            len: self.filter.len() as libc::c_ushort,
-            filter: self.filter.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: `prog` points to `self.filter`, which outlives the call;
-        // the kernel copies the program.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                SECCOMP_SET_MODE_FILTER,
-                self.flags,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-            // SAFETY: with NEW_LISTENER the kernel returns a new fd that we own.
-            Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) }))
-        } else {
-            Ok(None)
-        }
+        use crate::syscall::Syscall;
+        crate::syscall::LINUX.seccomp_load(&self.filter, self.flags)
     }
 
     /// Whether some rule uses SCMP_ACT_NOTIFY (so `load` returns a listener fd).

@@ -78,6 +78,7 @@ pub enum Call {
     DropBounding(caps::Capability),
     /// The set (`Effective`, `Bounding`...) and its new content.
     SetCaps(String, Vec<caps::Capability>),
+    NoNewPrivs,
     SeccompLoad {
         len: usize,
         flags: libc::c_ulong,
@@ -347,26 +348,33 @@ impl Syscall for Recorder {
         self.record(Call::Setresuid(uid))
     }
 
-    fn drop_bounding_cap(&self, cap: caps::Capability) -> Result<()> {
+    fn drop_bounding_cap(&self, cap: caps::Capability) -> super::CapsResult {
         self.record(Call::DropBounding(cap))
+            .map_err(|e| caps::errors::CapsError::from(e.to_string()))
     }
 
-    fn set_caps(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> Result<()> {
+    fn set_caps(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> super::CapsResult {
         let mut v: Vec<caps::Capability> = value.iter().copied().collect();
         v.sort_by_key(|c| c.index());
         self.record(Call::SetCaps(format!("{set:?}"), v))
+            .map_err(|e| caps::errors::CapsError::from(e.to_string()))
     }
 
     fn seccomp_load(
         &self,
         filter: &[libc::sock_filter],
         flags: libc::c_ulong,
-    ) -> Result<Option<OwnedFd>> {
+    ) -> std::io::Result<Option<OwnedFd>> {
         self.record(Call::SeccompLoad {
             len: filter.len(),
             flags,
-        })?;
+        })
+        .map_err(|e| e.source)?;
         Ok(None)
+    }
+
+    fn set_no_new_privs(&self) -> Result<()> {
+        self.record(Call::NoNewPrivs)
     }
 
     fn execve(
