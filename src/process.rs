@@ -6,7 +6,7 @@
 
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -778,9 +778,9 @@ fn init_child(
     } = fds;
     let p = process_of(a.spec);
     child_preamble(a.lock_fd, ch)?;
-    enter_namespaces(ns, ch)?;
+    enter_namespaces(LINUX, ns, ch)?;
     start_session()?;
-    set_uts_names(a.spec)?;
+    set_uts_names(LINUX, a.spec)?;
     let mountns = crate::spec::has_namespace(a.spec, LinuxNamespaceType::Mount);
     let root = prepare_root(a, ns, mountns, &idmapped_mounts)?;
     drop(idmapped_mounts);
@@ -834,11 +834,12 @@ fn init_child(
 /// Join the namespaces given by path (but pid and time ones, which the
 /// parent entered for the clone), become root in the user namespace,
 /// unshare what had to wait for it, and the cgroup namespace last.
-fn enter_namespaces(ns: &NamespaceSetup, ch: &Channel) -> ChildResult<()> {
+fn enter_namespaces(sc: &dyn Syscall, ns: &NamespaceSetup, ch: &Channel) -> ChildResult<()> {
     for j in &ns.joins {
         if j.typ != LinuxNamespaceType::Pid && j.typ != LinuxNamespaceType::Time {
-            namespaces::enter(j)
-                .map_err(|e| format!("linux.namespaces ({}): {e}", namespaces::proc_name(j.typ)))?;
+            let name = namespaces::proc_name(j.typ);
+            sc.setns(j.fd.as_fd(), namespaces::flag(j.typ), name)
+                .map_err(|e| format!("linux.namespaces ({name}): {e}"))?;
         }
     }
     if ns.userns {
@@ -846,16 +847,16 @@ fn enter_namespaces(ns: &NamespaceSetup, ch: &Channel) -> ChildResult<()> {
         // parent, or it was joined above).
         become_userns_root()?;
     }
-    // SAFETY: unshare takes no pointers.
-    if ns.unshare_later != 0 && unsafe { libc::unshare(ns.unshare_later) } < 0 {
-        return Err(format!("linux.namespaces: {}", sys::last("unshare")).into());
+    if ns.unshare_later != 0 {
+        sc.unshare(ns.unshare_later)
+            .map_err(|e| format!("linux.namespaces: {e}"))?;
     }
     if ns.intermediate() {
         fork_init(ch)?;
     }
-    // SAFETY: unshare takes no pointers.
-    if ns.cgroupns && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } < 0 {
-        return Err(sys::last("unshare cgroup namespace").into());
+    if ns.cgroupns {
+        sc.unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| sys::io_err("unshare cgroup namespace", e.source))?;
     }
     Ok(())
 }
@@ -880,16 +881,13 @@ fn fork_init(ch: &Channel) -> ChildResult<()> {
 }
 
 /// `hostname` and `domainname`, in the container's uts namespace.
-fn set_uts_names(spec: &Spec) -> ChildResult<()> {
+fn set_uts_names(sc: &dyn Syscall, spec: &Spec) -> ChildResult<()> {
     if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
+        sc.sethostname(h).map_err(|e| format!("hostname: {e}"))?;
     }
     if let Some(d) = spec.domainname().as_ref().filter(|h| !h.is_empty()) {
-        let c = sys::cstr(d);
-        // SAFETY: c is a NUL-terminated copy of d, which is d.len() bytes.
-        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } < 0 {
-            return Err(format!("domainname: {}", sys::last("setdomainname")).into());
-        }
+        sc.setdomainname(d)
+            .map_err(|e| format!("domainname: {e}"))?;
     }
     Ok(())
 }
@@ -1875,6 +1873,52 @@ mod tests {
         assert!(
             got[5].starts_with("capset Effective [CAP_KILL, CAP_NET_BIND_SERVICE]"),
             "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn namespaces_are_joined_then_unshared_cgroup_last_then_uts_names() {
+        let t = TestDir::new("ns");
+        let rec = t.recorder();
+        let open = |p: &str| sys::open(Path::new(p), libc::O_RDONLY, 0).unwrap();
+        let ns = NamespaceSetup {
+            clone_flags: 0,
+            joins: vec![
+                Join {
+                    typ: LinuxNamespaceType::Network,
+                    fd: open("/proc/self/ns/net"),
+                },
+                // Joined by the parent before the clone: not here.
+                Join {
+                    typ: LinuxNamespaceType::Pid,
+                    fd: open("/proc/self/ns/pid"),
+                },
+            ],
+            new_time: false,
+            cgroupns: true,
+            userns: false,
+            unshare_later: libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
+        };
+        let (ch, _peer) = Channel::pair().unwrap();
+        if let Err(ChildError(e)) = enter_namespaces(&rec, &ns, &ch) {
+            panic!("{e}");
+        }
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "hostname": "box", "domainname": "example"
+        }))
+        .unwrap();
+        if let Err(ChildError(e)) = set_uts_names(&rec, &spec) {
+            panic!("{e}");
+        }
+        assert_eq!(
+            rec.calls(),
+            [
+                Call::Setns(libc::CLONE_NEWNET),
+                Call::Unshare(libc::CLONE_NEWIPC | libc::CLONE_NEWUTS),
+                Call::Unshare(libc::CLONE_NEWCGROUP),
+                Call::Sethostname("box".into()),
+                Call::Setdomainname("example".into()),
+            ]
         );
     }
 }

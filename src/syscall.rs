@@ -71,8 +71,8 @@ pub trait Syscall {
     fn sethostname(&self, name: &str) -> Result<()>;
     /// setdomainname(2).
     fn setdomainname(&self, name: &str) -> Result<()>;
-    /// setns(2).
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<()>;
+    /// setns(2); `what` names the namespace in errors ("mnt", "net"...).
+    fn setns(&self, fd: BorrowedFd<'_>, nstype: libc::c_int, what: &str) -> Result<()>;
     /// unshare(2).
     fn unshare(&self, flags: libc::c_int) -> Result<()>;
     /// Mark every fd >= `first` close-on-exec (the fd sweep before execve).
@@ -220,18 +220,13 @@ impl Syscall for Linux {
         )
     }
 
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<()> {
-        // SAFETY: plain syscall on a borrowed, open fd.
-        check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }, || {
-            format!("setns {nstype:#x}")
-        })
+    fn setns(&self, fd: BorrowedFd<'_>, nstype: libc::c_int, what: &str) -> Result<()> {
+        sys::setns(fd.as_raw_fd(), nstype, what)
     }
 
     fn unshare(&self, flags: libc::c_int) -> Result<()> {
         // SAFETY: plain syscall; no memory is passed.
-        check(unsafe { libc::unshare(flags) }, || {
-            format!("unshare {flags:#x}")
-        })
+        check(unsafe { libc::unshare(flags) }, || "unshare".into())
     }
 
     fn cloexec_from(&self, first: u32) -> Result<()> {

@@ -324,7 +324,7 @@ impl Syscall for Recorder {
         self.record(Call::Setdomainname(name.into()))
     }
 
-    fn setns(&self, _fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<()> {
+    fn setns(&self, _fd: BorrowedFd<'_>, nstype: libc::c_int, _what: &str) -> Result<()> {
         self.record(Call::Setns(nstype))
     }
 
