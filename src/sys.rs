@@ -337,14 +337,12 @@ fn clone3_inner(
 }
 
 pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes two integers and touches no memory of ours.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        return Err(syscall_err("pidfd_open", format!("pidfd_open {pid}"), e));
-    }
-    // SAFETY: on success the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    // (A pid of 0 or less names no single process: EINVAL, as the kernel says.)
+    Pid::from_raw(pid)
+        .ok_or(rustix::io::Errno::INVAL)
+        .and_then(|p| pidfd_open(p, PidfdFlags::empty()))
+        .map_err(|e| syscall_err("pidfd_open", format!("pidfd_open {pid}"), e.into()))
 }
 
 /// Signal a child: through its pidfd where there is one (never a reused
@@ -620,11 +618,6 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 pub const OPEN_TREE_CLONE: u32 = 1;
 pub const AT_RECURSIVE: i32 = 0x8000;
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
-const FSCONFIG_SET_FLAG: u32 = 0;
-const FSCONFIG_SET_STRING: u32 = 1;
-const FSCONFIG_CMD_CREATE: u32 = 6;
 
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -650,23 +643,23 @@ pub struct MountAttr {
 /// `open_tree(dirfd, path, flags | OPEN_TREE_CLOEXEC)`; with `path` empty
 /// the fd itself is the object (AT_EMPTY_PATH).
 pub fn open_tree(dirfd: RawFd, path: &str, flags: u32) -> Result<OwnedFd> {
-    let c = cstr(path);
     let mut f = flags | libc::O_CLOEXEC as u32;
     if path.is_empty() {
         f |= libc::AT_EMPTY_PATH as u32;
     }
-    // SAFETY: `c` is a NUL-terminated string that outlives the call; the
-    // other arguments are integers (a closed `dirfd` is EBADF).
-    let r = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, c.as_ptr(), f) };
-    let fd = check_sys(r, "open_tree", || {
-        if path.is_empty() {
-            format!("open_tree fd {dirfd}")
+    // SAFETY: `dirfd` is AT_FDCWD or an fd the caller holds open for this
+    // call (callers pass `as_raw_fd()` of an fd they keep); the borrow ends
+    // with the call.
+    let dirfd = unsafe { BorrowedFd::borrow_raw(dirfd) };
+    let flags = rustix::mount::OpenTreeFlags::from_bits_retain(f);
+    rustix::mount::open_tree(dirfd, cstr(path).as_c_str(), flags).map_err(|e| {
+        let what = if path.is_empty() {
+            format!("open_tree fd {}", dirfd.as_raw_fd())
         } else {
             format!("open_tree {path}")
-        }
-    })?;
-    // SAFETY: on success open_tree returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+        };
+        syscall_err("open_tree", what, e.into())
+    })
 }
 
 /// mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr).
@@ -694,82 +687,41 @@ pub fn mount_setattr(fd: impl AsFd, recursive: bool, attr: &MountAttr) -> Result
 
 /// Attach the detached mount `from` onto the object `to` refers to.
 pub fn move_mount(from: impl AsFd, to: impl AsFd) -> Result<()> {
-    let empty = cstr("");
-    // SAFETY: both paths are the NUL-terminated `empty`, which outlives the
-    // call; the fds are open (borrowed) for it.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            from.as_fd().as_raw_fd(),
-            empty.as_ptr(),
-            to.as_fd().as_raw_fd(),
-            empty.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    check_sys(r, "move_mount", || "move_mount".into()).map(|_| ())
+    use rustix::mount::MoveMountFlags as F;
+    let flags = F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH;
+    rustix::mount::move_mount(from, c"", to, c"", flags)
+        .map_err(|e| syscall_err("move_mount", "move_mount", e.into()))
 }
 
 /// A new, detached filesystem mount: fsopen + fsconfig (one parameter per
 /// option, so values are never split on commas) + fsmount with `attrs`.
 /// `params` are (key, Some(value)) strings or (key, None) flags.
 pub fn fs_mount(fstype: &str, params: &[(&str, Option<&str>)], attrs: u64) -> Result<OwnedFd> {
-    let t = cstr(fstype);
-    // SAFETY: `t` is a NUL-terminated string that outlives the call.
-    let r = unsafe {
-        libc::syscall(libc::SYS_fsopen, t.as_ptr(), 1u32 /* FSOPEN_CLOEXEC */)
-    };
-    let fsfd = check_sys(r, "fsopen", || format!("fsopen {fstype}"))?;
-    // SAFETY: on success fsopen returned a new fd that nothing else owns.
-    let fsfd = unsafe { OwnedFd::from_raw_fd(fsfd as RawFd) };
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
+    let fsfd = rustix::mount::fsopen(cstr(fstype).as_c_str(), FsOpenFlags::FSOPEN_CLOEXEC)
+        .map_err(|e| syscall_err("fsopen", format!("fsopen {fstype}"), e.into()))?;
     for (k, v) in params {
-        let kc = cstr(k);
-        let vc = v.map(cstr);
-        let (cmd, val) = match &vc {
-            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
-            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+        let key = cstr(k);
+        let r = match v {
+            Some(v) => {
+                rustix::mount::fsconfig_set_string(&fsfd, key.as_c_str(), cstr(v).as_c_str())
+            }
+            None => rustix::mount::fsconfig_set_flag(&fsfd, key.as_c_str()),
         };
-        // SAFETY: `kc` and `vc` (null for a flag, as FSCONFIG_SET_FLAG
-        // wants) are NUL-terminated strings that outlive the call.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fsfd.as_raw_fd(),
-                cmd,
-                kc.as_ptr(),
-                val,
-                0,
-            )
-        };
-        check_sys(r, "fsconfig", || match v {
-            Some(v) => format!("{fstype}: option {k}={v}"),
-            None => format!("{fstype}: option {k}"),
+        r.map_err(|e| {
+            let what = match v {
+                Some(v) => format!("{fstype}: option {k}={v}"),
+                None => format!("{fstype}: option {k}"),
+            };
+            syscall_err("fsconfig", what, e.into())
         })?;
     }
-    // SAFETY: FSCONFIG_CMD_CREATE takes null key and value.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fsfd.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_char>(),
-            0,
-        )
-    };
-    check_sys(r, "fsconfig", || format!("create {fstype} filesystem"))?;
-    // SAFETY: fsmount takes integers only.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fsfd.as_raw_fd(),
-            1u32, // FSMOUNT_CLOEXEC
-            attrs,
-        )
-    };
-    let m = check_sys(r, "fsmount", || format!("fsmount {fstype}"))?;
-    // SAFETY: on success fsmount returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
+    rustix::mount::fsconfig_create(&fsfd)
+        .map_err(|e| syscall_err("fsconfig", format!("create {fstype} filesystem"), e.into()))?;
+    // The MOUNT_ATTR_* bits all fit in the u32 of fsmount's attr_flags.
+    let attrs = MountAttrFlags::from_bits_retain(attrs as u32);
+    rustix::mount::fsmount(&fsfd, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+        .map_err(|e| syscall_err("fsmount", format!("fsmount {fstype}"), e.into()))
 }
 
 /// Close every fd >= `first` (`close_range`, or one `close` per entry of

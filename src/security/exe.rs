@@ -24,8 +24,8 @@
 //! it). An environment variable only stops a loop (a re-executed image
 //! that does not pass the check is an error, not a second re-exec).
 
-use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::{CString, OsStr};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -96,22 +96,9 @@ fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
 }
 
 fn mount_id(fd: &OwnedFd) -> Option<u64> {
-    // SAFETY: statx is plain integers and arrays, for which all zeroes is
-    // a valid value.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    let empty = c"";
-    // SAFETY: `empty` is NUL-terminated and `stx` is a live statx for the
-    // kernel to fill; both outlive the call. (nix has no statx.)
-    let r = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_MNT_ID,
-            &mut stx,
-        )
-    };
-    (r == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
+    use rustix::fs::{AtFlags, StatxFlags, statx};
+    let stx = statx(fd, c"", AtFlags::EMPTY_PATH, StatxFlags::MNT_ID).ok()?;
+    (stx.stx_mask & StatxFlags::MNT_ID.bits() != 0).then_some(stx.stx_mnt_id)
 }
 
 /// Make sure this process runs from a sealed image: return if it does,
@@ -143,35 +130,9 @@ pub fn ensure_sealed() -> Result<(), Error> {
     Err(Error::Seal(reexec(&image)))
 }
 
-fn fsconfig(fd: &OwnedFd, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> sys::Result<()> {
-    // SAFETY: `key` and `value` are NUL-terminated strings (or null, for the
-    // commands that take none) that outlive the call; the kernel only reads.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fd.as_raw_fd(),
-            cmd,
-            key.map_or(std::ptr::null(), |k| k.as_ptr()),
-            value.map_or(std::ptr::null(), |v| v.as_ptr()),
-            0,
-        )
-    };
-    if r < 0 {
-        return Err(sys::last(format!(
-            "fsconfig {}",
-            key.map(|k| k.to_string_lossy()).unwrap_or_default()
-        )));
-    }
-    Ok(())
-}
-
-fn owned(r: libc::c_long, what: &str) -> sys::Result<OwnedFd> {
-    if r < 0 {
-        return Err(sys::last(what));
-    }
-    // SAFETY: `r` is a new fd the kernel just returned (callers pass the
-    // result of an fd-returning call at once); nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+/// The error of an fsopen/fsconfig/fsmount step of the overlay view.
+fn mount_err(what: &str) -> impl FnOnce(rustix::io::Errno) -> sys::Error + '_ {
+    move |e| sys::io_err(what, e.into())
 }
 
 /// Escape a path for overlayfs' `lowerdir` list.
@@ -188,13 +149,8 @@ fn lower_escape(p: &OsStr) -> Vec<u8> {
 
 /// The binary, opened (O_PATH) through a private lower-only overlayfs.
 fn overlay_view() -> sys::Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: u32 = 1;
-    const FSCONFIG_SET_STRING: u32 = 1;
-    const FSCONFIG_CMD_CREATE: u32 = 6;
-    const FSMOUNT_CLOEXEC: u32 = 1;
-    const MOUNT_ATTR_RDONLY: u32 = 0x1;
-    const MOUNT_ATTR_NOSUID: u32 = 0x2;
-    const MOUNT_ATTR_NODEV: u32 = 0x4;
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags as Attr};
+    use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen};
     let path = std::fs::read_link("/proc/self/exe")
         .map_err(|e| sys::io_err("readlink /proc/self/exe", e))?;
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
@@ -206,33 +162,22 @@ fn overlay_view() -> sys::Result<OwnedFd> {
             libc::ENOENT,
         ));
     }
-    let ctx = owned(
-        // SAFETY: the name is a NUL-terminated literal.
-        unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) },
-        "fsopen overlay",
-    )?;
+    let ctx =
+        fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(mount_err("fsopen overlay"))?;
     // overlayfs needs two lower layers to run without an upper one; the
     // binary's directory is on top, so nothing in /dev can shadow it.
     let mut lower = lower_escape(dir.as_os_str());
     lower.extend_from_slice(b":/dev");
     let lower = CString::new(lower).map_err(|_| sys::errno("lowerdir", libc::EINVAL))?;
-    fsconfig(&ctx, FSCONFIG_SET_STRING, Some(c"lowerdir"), Some(&lower))?;
+    fsconfig_set_string(&ctx, c"lowerdir", lower.as_c_str())
+        .map_err(mount_err("fsconfig lowerdir"))?;
     // Not needed, and avoids kernel log noise when the layers are on
     // different file systems.
-    let _ = fsconfig(&ctx, FSCONFIG_SET_STRING, Some(c"xino"), Some(c"off"));
-    fsconfig(&ctx, FSCONFIG_CMD_CREATE, None, None)?;
-    let mnt = owned(
-        // SAFETY: fsmount takes integers only.
-        unsafe {
-            libc::syscall(
-                libc::SYS_fsmount,
-                ctx.as_raw_fd(),
-                FSMOUNT_CLOEXEC,
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            )
-        },
-        "fsmount overlay",
-    )?;
+    let _ = fsconfig_set_string(&ctx, c"xino", c"off");
+    fsconfig_create(&ctx).map_err(mount_err("fsconfig create"))?;
+    let attrs = Attr::MOUNT_ATTR_RDONLY | Attr::MOUNT_ATTR_NOSUID | Attr::MOUNT_ATTR_NODEV;
+    let mnt = fsmount(&ctx, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+        .map_err(mount_err("fsmount overlay"))?;
     let fd = openat(
         &mnt,
         sys::cstr(name).as_c_str(),
