@@ -1,4 +1,5 @@
-//! seccomp: compiling linux.seccomp to BPF (in the parent) and loading it (in the child, just before execve).
+//! seccomp: compiling linux.seccomp to BPF (in the parent) and loading it
+//! (in the container process, at the end of its set-up, before execve).
 //!
 //! [`compile`] runs libseccomp in the runtime before the container process
 //! is cloned and keeps only the exported BPF instructions and the kernel
@@ -12,8 +13,10 @@
 //!
 //! With `SCMP_ACT_NOTIFY` the filter is loaded with
 //! `SECCOMP_FILTER_FLAG_NEW_LISTENER` and [`Program::load`] returns the
-//! listener fd. The runtime (not the container) then hands it to the agent
-//! at `linux.seccomp.listenerPath` with [`send_to_listener`].
+//! listener fd. The container process passes it to the runtime over its
+//! set-up channel, and the runtime (never the container) hands it to the
+//! agent at `linux.seccomp.listenerPath` with [`send_to_listener`], with
+//! the container's state.
 
 use std::fs::File;
 use std::io::{self, Read, Seek};
