@@ -20,7 +20,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use libseccomp::ScmpSyscall;
@@ -544,13 +544,10 @@ fn kernel_knows_flag(bit: libc::c_ulong) -> bool {
 /// Export the filter as BPF and read it back as instructions.
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
     // libseccomp 2.5 has no seccomp_export_bpf_mem: export to a memfd.
-    // SAFETY: the name is a valid NUL-terminated string.
-    let fd = unsafe { libc::memfd_create(c"myrt-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::Export(io::Error::last_os_error()));
-    }
-    // SAFETY: memfd_create just returned this fd, which nothing else owns.
-    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let fd = memfd_create(c"myrt-seccomp", MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| Error::Export(e.into()))?;
+    let mut f = File::from(fd);
     ctx.export_bpf(&f)
         .map_err(lib_err("linux.seccomp (exporting BPF)"))?;
     let mut bytes = Vec::new();
@@ -626,6 +623,7 @@ mod tests {
     use super::*;
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::{ForkResult, fork};
+    use std::os::fd::FromRawFd;
 
     fn profile(json: &str) -> LinuxSeccomp {
         serde_json::from_str(json).unwrap()
