@@ -14,7 +14,7 @@ use crate::process::{self, ExecArgs, InitArgs};
 use crate::rootfs::Overlay;
 use crate::security::seccomp;
 use crate::spec;
-use crate::state::{self, Dir, State, Status};
+use crate::state::{self, ContainerDir, State, Status};
 use crate::sys;
 use crate::tty;
 
@@ -101,7 +101,7 @@ fn check_preserve_fds(n: u32) -> Result<()> {
 /// init (pid + start time) lives; `created` while the init still holds the
 /// exec FIFO (a `start` killed after opening it leaves the FIFO behind, but
 /// the init has let go of it and runs).
-pub fn status_of(dir: &Dir, st: &State) -> Status {
+pub fn status_of(dir: &ContainerDir, st: &State) -> Status {
     if st.creator_alive() {
         Status::Creating
     } else if !st.alive() {
@@ -179,7 +179,7 @@ fn make_overlay_dirs(o: &Overlay) -> Result<()> {
 /// `process::spawn_init`.
 struct HookRunner<'a> {
     spec: &'a Spec,
-    dir: &'a Dir,
+    dir: &'a ContainerDir,
     template: State,
     /// Set once the create hooks started: a failure from then on runs the
     /// poststop hooks (runtime-spec lifecycle: "continue at poststop").
@@ -224,7 +224,7 @@ impl process::Parent for HookRunner<'_> {
 }
 
 struct Created {
-    dir: Dir,
+    dir: ContainerDir,
     state: State,
     master: Option<OwnedFd>,
 }
@@ -303,7 +303,7 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         };
     template.set_creator();
     crate::fault::point("validated");
-    let dir = Dir::create(&g.root, id, &template)?;
+    let dir = ContainerDir::create(&g.root, id, &template)?;
     let hooks_started = std::cell::Cell::new(false);
     let result = (|| -> Result<(State, Option<OwnedFd>)> {
         sys::write_atomic(
@@ -511,7 +511,7 @@ pub fn create(g: &Global, id: &str, o: &CreateOpts) -> Result<()> {
     create_inner(g, id, o, false).map(|_| ())
 }
 
-fn start_inner(dir: &Dir, st: &State) -> Result<()> {
+fn start_inner(dir: &ContainerDir, st: &State) -> Result<()> {
     match status_of(dir, st) {
         Status::Created => {}
         s => {
@@ -614,12 +614,12 @@ fn killed_at_exec(pid: i32) -> Option<String> {
 
 pub fn start(g: &Global, id: &str) -> Result<()> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, true)?;
+    let dir = ContainerDir::open(&g.root, id, true)?;
     let st = dir.load()?;
     start_inner(&dir, &st)
 }
 
-fn load_config(dir: &Dir) -> Result<Spec> {
+fn load_config(dir: &ContainerDir) -> Result<Spec> {
     let data = std::fs::read(dir.config()).map_err(|e| msg(format!("read saved config: {e}")))?;
     serde_json::from_slice(&data).map_err(|e| msg(format!("saved config: {e}")))
 }
@@ -629,7 +629,7 @@ fn load_config(dir: &Dir) -> Result<Spec> {
 /// processes.
 pub fn state(g: &Global, id: &str) -> Result<String> {
     check_id(id)?;
-    let dir = Dir::peek(&g.root, id)?;
+    let dir = ContainerDir::peek(&g.root, id)?;
     let st = dir.load()?;
     let status = status_of(&dir, &st);
     Ok(serde_json::to_string_pretty(&st.oci(status)).expect("state serializes"))
@@ -723,7 +723,7 @@ fn signal_init(st: &State, sig: i32) -> Result<()> {
 /// process in the cgroup.
 pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, false)?;
+    let dir = ContainerDir::open(&g.root, id, false)?;
     let st = dir.load()?;
     let status = status_of(&dir, &st);
     if status == Status::Stopped && !all {
@@ -858,7 +858,7 @@ fn destroy_cgroup(st: &State) -> Result<()> {
 /// cgroup (and the parents `create` made), the overlay write layer, the
 /// state dir (last: until then a retry finds the record); then poststop
 /// hooks. An error means something is really left, and the record stays.
-fn destroy(dir: &Dir, st: &State) -> Result<()> {
+fn destroy(dir: &ContainerDir, st: &State) -> Result<()> {
     if !st.no_cgroup {
         destroy_cgroup(st)?;
     }
@@ -880,7 +880,7 @@ fn destroy(dir: &Dir, st: &State) -> Result<()> {
 
 pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     check_id(id)?;
-    let dir = match Dir::open(&g.root, id, true) {
+    let dir = match ContainerDir::open(&g.root, id, true) {
         Ok(d) => d,
         Err(state::Error::NotFound(_)) if force => {
             // What a create or delete killed half-way left under a
@@ -967,7 +967,7 @@ pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
     let code = process::supervise(pid, &sigfd, master);
     crate::fault::point("run: exited");
     if !o.keep {
-        let dir = Dir::open(&g.root, id, true)?;
+        let dir = ContainerDir::open(&g.root, id, true)?;
         destroy(&dir, &state)?;
     }
     Ok(code)
@@ -1086,7 +1086,7 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
 pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     check_id(id)?;
     check_preserve_fds(o.preserve_fds)?;
-    let dir = Dir::open(&g.root, id, false)?;
+    let dir = ContainerDir::open(&g.root, id, false)?;
     let st = dir.load()?;
     // The init's pidfd first, then the liveness check (pid + start time):
     // the pidfd is then known to be the container's init, and the
@@ -1154,7 +1154,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
 fn list_entries(g: &Global) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for id in state::list(&g.root) {
-        let Ok(dir) = Dir::peek(&g.root, &id) else {
+        let Ok(dir) = ContainerDir::peek(&g.root, &id) else {
             continue;
         };
         let Ok(st) = dir.load() else { continue };
@@ -1213,7 +1213,7 @@ pub fn list(g: &Global, format: &str, quiet: bool) -> Result<String> {
 /// `ps`: the container's processes (pids as JSON, or `ps` output).
 pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<String> {
     check_id(id)?;
-    let dir = Dir::peek(&g.root, id)?;
+    let dir = ContainerDir::peek(&g.root, id)?;
     let st = dir.load()?;
     let pids = if st.no_cgroup {
         pid_ns_members(&st)?
@@ -1259,7 +1259,7 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
 
 pub fn pause(g: &Global, id: &str) -> Result<()> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, true)?;
+    let dir = ContainerDir::open(&g.root, id, true)?;
     let st = dir.load()?;
     match status_of(&dir, &st) {
         Status::Running | Status::Created => Ok(own_cgroup(&st, "pause")?.freeze(true)?),
@@ -1269,7 +1269,7 @@ pub fn pause(g: &Global, id: &str) -> Result<()> {
 
 pub fn resume(g: &Global, id: &str) -> Result<()> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, true)?;
+    let dir = ContainerDir::open(&g.root, id, true)?;
     let st = dir.load()?;
     match status_of(&dir, &st) {
         Status::Paused => Ok(own_cgroup(&st, "resume")?.freeze(false)?),
@@ -1286,7 +1286,7 @@ pub fn update(
     edit: impl FnOnce(&mut LinuxResources),
 ) -> Result<()> {
     check_id(id)?;
-    let dir = Dir::open(&g.root, id, true)?;
+    let dir = ContainerDir::open(&g.root, id, true)?;
     let st = dir.load()?;
     if status_of(&dir, &st) == Status::Stopped {
         return Err(msg("container not running"));
@@ -1311,7 +1311,7 @@ pub fn update(
 /// `events --stats`: one stats object in runc's event shape.
 pub fn stats(g: &Global, id: &str) -> Result<String> {
     check_id(id)?;
-    let dir = Dir::peek(&g.root, id)?;
+    let dir = ContainerDir::peek(&g.root, id)?;
     let st = dir.load()?;
     if status_of(&dir, &st) == Status::Stopped {
         return Err(msg("container not running"));

@@ -193,8 +193,9 @@ pub fn holds_file(pid: i32, path: &Path) -> Option<bool> {
     Some(false)
 }
 
-/// `<root>/<id>`: one container's directory.
-pub struct Dir {
+/// `<root>/<id>`: one container's directory, with the flock taken on it
+/// (if any) held for as long as the value lives.
+pub struct ContainerDir {
     pub path: PathBuf,
     pub id: String,
     _lock: Option<OwnedFd>,
@@ -227,7 +228,7 @@ fn flock_nb(fd: &OwnedFd, exclusive: bool) -> std::io::Result<bool> {
     } | libc::LOCK_NB;
     // SAFETY: flock takes two integers and touches no memory of ours; `fd`
     // is open (borrowed) for the call. (nix's Flock would take ownership of
-    // the fd, which Dir keeps.)
+    // the fd, which ContainerDir keeps.)
     if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
         return Ok(true);
     }
@@ -314,13 +315,13 @@ fn create_root(root: &Path) -> Result<()> {
     }
 }
 
-impl Dir {
+impl ContainerDir {
     /// Make the directory of a new container, with `record` as its state
     /// (the write-ahead record), locked exclusively. The directory is built
     /// under a temporary name and renamed into place without replacing
     /// anything: of several creates of one id exactly one wins, and the id
     /// never exists without its record.
-    pub fn create(root: &Path, id: &str, record: &State) -> Result<Dir> {
+    pub fn create(root: &Path, id: &str, record: &State) -> Result<ContainerDir> {
         create_root(root)?;
         let path = root.join(id);
         if path.exists() {
@@ -333,7 +334,7 @@ impl Dir {
         let dir = (|| {
             let l = sys::open(&tmp, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
             flock_nb(&l, true).map_err(|e| sys::io_err(format!("flock {}", tmp.display()), e))?;
-            let dir = Dir {
+            let dir = ContainerDir {
                 path: tmp.clone(),
                 id: id.into(),
                 _lock: Some(l),
@@ -374,7 +375,7 @@ impl Dir {
     /// exclusive), waiting at most [`lock_timeout`]; then name the holder.
     /// The lock is checked to be on the directory that is at the path now
     /// (not one deleted, and maybe re-created, while we waited).
-    pub fn open(root: &Path, id: &str, exclusive: bool) -> Result<Dir> {
+    pub fn open(root: &Path, id: &str, exclusive: bool) -> Result<ContainerDir> {
         let path = root.join(id);
         let timeout = lock_timeout();
         let t0 = std::time::Instant::now();
@@ -413,7 +414,7 @@ impl Dir {
                 Some(di) if Some(di) != dev_ino(&fd) => continue,
                 Some(_) => {}
             }
-            return Ok(Dir {
+            return Ok(ContainerDir {
                 path,
                 id: id.into(),
                 _lock: Some(fd),
@@ -423,12 +424,12 @@ impl Dir {
 
     /// An existing container's directory, without a lock (for readers: the
     /// state file is replaced atomically, so it is always whole).
-    pub fn peek(root: &Path, id: &str) -> Result<Dir> {
+    pub fn peek(root: &Path, id: &str) -> Result<ContainerDir> {
         let path = root.join(id);
         if !path.is_dir() {
             return Err(Error::NotFound(id.into()));
         }
-        Ok(Dir {
+        Ok(ContainerDir {
             path,
             id: id.into(),
             _lock: None,
