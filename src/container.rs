@@ -11,16 +11,10 @@ use std::time::{Duration, Instant};
 use crate::cgroups::{self, Cgroup, Owned};
 use crate::hooks::{self, Kind};
 use crate::process::{self, ExecArgs, InitArgs};
-use crate::rootfs::Overlay;
-use crate::security::seccomp;
-use crate::spec;
+use crate::spec::{self, OVERLAY_ANNOTATION};
 use crate::state::{self, ContainerDir, State, Status};
 use crate::sys;
 use crate::tty;
-
-/// Annotation that gives a bundle an overlay root: `"true"` (write layer in
-/// the state dir, removed on delete) or an absolute directory (kept).
-pub const OVERLAY_ANNOTATION: &str = "org.myrt.rootfs.overlay";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -34,8 +28,6 @@ pub enum Error {
     Process(#[from] process::Error),
     #[error(transparent)]
     Cgroup(#[from] cgroups::Error),
-    #[error(transparent)]
-    Seccomp(#[from] seccomp::Error),
     #[error(transparent)]
     Hook(#[from] hooks::Error),
     #[error(transparent)]
@@ -129,52 +121,6 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         .map_err(|e| msg(format!("--pid-file: {e}")))
 }
 
-/// The overlay root `create` will make (nothing is made here).
-fn overlay_of(
-    spec: &Spec,
-    dir_path: &Path,
-    rootfs: &Path,
-) -> Result<Option<(Overlay, PathBuf, bool)>> {
-    let v = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(OVERLAY_ANNOTATION))
-        .map(|s| s.trim().to_string());
-    let (base, keep) = match v.as_deref() {
-        None | Some("") | Some("false") => return Ok(None),
-        Some("true") => (dir_path.join("overlay"), false),
-        Some(p) if Path::new(p).is_absolute() => (PathBuf::from(p), true),
-        Some(p) => {
-            return Err(msg(format!(
-                "annotations.{OVERLAY_ANNOTATION}: {p:?} is neither \"true\" nor an absolute directory"
-            )));
-        }
-    };
-    Ok(Some((
-        Overlay {
-            lower: rootfs.to_path_buf(),
-            upper: base.join("upper"),
-            work: base.join("work"),
-            merged: dir_path.join("rootfs"),
-        },
-        base,
-        keep,
-    )))
-}
-
-/// Make the overlay's directories.
-fn make_overlay_dirs(o: &Overlay) -> Result<()> {
-    for d in [&o.upper, &o.work, &o.merged] {
-        std::fs::create_dir_all(d).map_err(|e| {
-            msg(format!(
-                "annotations.{OVERLAY_ANNOTATION}: mkdir {}: {e}",
-                d.display()
-            ))
-        })?;
-    }
-    Ok(())
-}
-
 /// Records the init's pid and runs prestart/createRuntime hooks for
 /// `process::spawn_init`.
 struct HookRunner<'a> {
@@ -229,7 +175,57 @@ struct Created {
     master: Option<OwnedFd>,
 }
 
-fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result<Created> {
+/// What `create` works from, loaded and checked before anything is made.
+struct CreateInputs {
+    bundle: PathBuf,
+    spec: Spec,
+    rootfs: PathBuf,
+    /// Rootless without access to cgroups: the container has none.
+    no_cgroup: bool,
+    init: process::InitConfig,
+}
+
+impl CreateInputs {
+    fn linux(&self) -> &oci_spec::runtime::Linux {
+        self.spec.linux().as_ref().expect("validated")
+    }
+}
+
+/// `create` (and `run`, which relays the terminal in the `foreground`):
+/// check everything, write the record of what is about to be made, make
+/// it; on an error, remove what was made.
+fn create_inner(g: &Global, id: &str, o: &CreateOpts, foreground: bool) -> Result<Created> {
+    let (c, mut cgroup) = load_for_create(g, id, o, foreground)?;
+    let mut template = record_ahead(id, &c, &*cgroup);
+    template.set_creator();
+    crate::fault::point("validated");
+    let dir = ContainerDir::create(&g.root, id, &template)?;
+    let hooks_started = std::cell::Cell::new(false);
+    let mut runner = HookRunner {
+        spec: &c.spec,
+        dir: &dir,
+        template: template.clone(),
+        started: &hooks_started,
+    };
+    match make_container(id, o, &c, &mut *cgroup, &mut runner) {
+        Ok((state, master)) => Ok(Created { dir, state, master }),
+        Err(e) => {
+            let e = undo_create(id, &c, &mut *cgroup, &template, hooks_started.get(), e);
+            let _ = dir.remove();
+            Err(e)
+        }
+    }
+}
+
+/// Everything `create` checks before it makes anything: the id, the
+/// options, the bundle's config, where its cgroup goes, and what `process`
+/// prepares (seccomp filter, terminal, overlay root).
+fn load_for_create(
+    g: &Global,
+    id: &str,
+    o: &CreateOpts,
+    foreground: bool,
+) -> Result<(CreateInputs, Box<dyn Cgroup>)> {
     check_id(id)?;
     check_preserve_fds(o.preserve_fds)?;
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -249,174 +245,191 @@ fn create_inner(g: &Global, id: &str, o: &CreateOpts, relay_tty: bool) -> Result
         id,
         g.systemd_cgroup,
     )?;
-    let seccomp = match linux.seccomp() {
-        Some(s) => Some(seccomp::compile(s)?),
-        None => None,
-    };
-    let process = spec.process().as_ref().expect("validated");
-    if process.terminal() == Some(true) && o.console_socket.is_none() && !relay_tty {
-        return Err(msg(
-            "process.terminal: a terminal needs --console-socket (or run in the foreground)",
-        ));
-    }
-    let console_socket = match &o.console_socket {
-        Some(p) => Some(tty::connect(p)?),
-        None => None,
-    };
     let rootfs = spec::rootfs_path(&spec, &bundle);
-    let overlay = overlay_of(&spec, &g.root.join(id), &rootfs)?;
-    let mut cgroup = cgroups::open(&cg_path);
+    let init = process::InitConfig::prepare(
+        &spec,
+        &rootfs,
+        &g.root.join(id),
+        o.console_socket.as_deref(),
+        foreground,
+    )?;
+    let cgroup = cgroups::open(&cg_path);
     let no_cgroup = skip_cgroup(id, linux, &*cgroup)?;
-    // The write-ahead record: everything this create is about to make.
-    let mut template =
-        State {
-            id: id.to_string(),
-            pid: 0,
-            start_time: 0,
-            bundle: bundle.clone(),
-            rootfs: rootfs.clone(),
-            created: sys::rfc3339_now(),
-            owner: String::new(),
-            annotations: spec
-                .annotations()
-                .as_ref()
-                .map(|a| {
-                    a.iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect::<BTreeMap<_, _>>()
-                })
-                .unwrap_or_default(),
-            cgroup_path: cg_path.clone(),
-            overlay_dir: overlay.as_ref().map(|o| o.1.clone()),
-            overlay_keep: overlay.as_ref().is_some_and(|o| o.2),
-            own_pid_ns: linux.namespaces().iter().flatten().any(|n| {
-                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
-            }),
-            cgroup_created: Some(if no_cgroup {
-                Vec::new()
-            } else {
-                cgroup.missing_dirs()
-            }),
-            no_cgroup,
-            creator_pid: 0,
-            creator_start: 0,
-        };
-    template.set_creator();
-    crate::fault::point("validated");
-    let dir = ContainerDir::create(&g.root, id, &template)?;
-    let hooks_started = std::cell::Cell::new(false);
-    let result = (|| -> Result<(State, Option<OwnedFd>)> {
-        sys::write_atomic(
-            &dir.config(),
-            &serde_json::to_vec(&spec).expect("spec serializes"),
-            0o600,
-        )?;
-        crate::fault::point("config saved");
-        let fifo = sys::cstr(dir.fifo());
-        if unsafe { libc::mkfifo(fifo.as_ptr(), 0o622) } < 0 {
-            return Err(sys::last("mkfifo exec.fifo").into());
-        }
-        // mkfifo honours the umask; the container may run as any user.
-        unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
-        crate::fault::point("fifo made");
-        if !no_cgroup {
-            cgroup.create()?;
-            crate::fault::point("cgroup made");
-            // Always: the device policy is default-deny even without
-            // resources (except rootless: see cgroups::devices_enforced).
-            cgroup.set(
-                linux
-                    .resources()
-                    .as_ref()
-                    .unwrap_or(&LinuxResources::default()),
-                linux.devices().as_deref().unwrap_or_default(),
-            )?;
-            crate::fault::point("cgroup set");
-        }
-        if let Some(o) = &overlay {
-            make_overlay_dirs(&o.0)?;
-            crate::fault::point("overlay dirs made");
-        }
-        let mut runner = HookRunner {
-            spec: &spec,
-            dir: &dir,
-            template: template.clone(),
-            started: &hooks_started,
-        };
-        let init = process::spawn_init(
-            InitArgs {
-                id,
-                spec: &spec,
-                bundle: &bundle,
-                rootfs: rootfs.clone(),
-                overlay: overlay.map(|o| o.0),
-                fifo: dir.fifo(),
-                cgroup: (!no_cgroup).then_some(&*cgroup),
-                console_socket,
-                relay_tty,
-                no_pivot: o.no_pivot,
-                no_new_keyring: o.no_new_keyring,
-                preserve_fds: o.preserve_fds,
-                seccomp,
-                lock_fd: dir.lock_fd(),
-            },
-            &mut runner,
-        )?;
-        crate::fault::point("init ready");
-        let mut st = runner.template;
-        if st.pid != init.pid || st.start_time != init.start_time {
-            st.pid = init.pid;
-            st.start_time = init.start_time;
-            dir.save(&st)?;
-        }
-        if let Some(p) = &o.pid_file {
-            write_pid_file(p, init.pid)?;
-            crate::fault::point("pid file written");
-        }
-        Ok((st, init.master))
-    })();
-    match result {
-        Ok((state, master)) => Ok(Created { dir, state, master }),
-        Err(e) => {
-            // Nothing may be left behind: the process was killed by
-            // spawn_init; its mounts died with its mount namespace. Only a
-            // cgroup myrt created is emptied and removed: one that was
-            // there before belongs to someone else.
-            let e = if no_cgroup {
-                e
-            } else {
-                let e = explain_oom(&*cgroup, linux, e);
-                if cgroup.owns_leaf() {
-                    let _ = cgroup.kill_all(libc::SIGKILL);
-                }
-                let _ = cgroup.destroy();
-                cgroups::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
-                e
-            };
-            if hooks_started.get()
-                && let Some(h) = spec.hooks()
-            {
-                let st = serde_json::json!({
-                    "ociVersion": state::OCI_VERSION, "id": id, "status": "stopped",
-                    "bundle": bundle, "rootfs": rootfs, "pid": 0,
-                });
-                hooks::run_warn(
-                    Kind::Poststop,
-                    hooks::hooks_of(h, Kind::Poststop),
-                    st.to_string().as_bytes(),
-                );
-            }
-            if let Some(d) = template
-                .overlay_dir
-                .as_ref()
-                .filter(|_| !template.overlay_keep)
-            {
-                let _ = std::fs::remove_dir_all(d);
-            }
-            let _ = dir.remove();
-            Err(e)
-        }
+    let inputs = CreateInputs {
+        bundle,
+        spec,
+        rootfs,
+        no_cgroup,
+        init,
+    };
+    Ok((inputs, cgroup))
+}
+
+/// The write-ahead record: everything this create is about to make.
+fn record_ahead(id: &str, c: &CreateInputs, cgroup: &dyn Cgroup) -> State {
+    let linux = c.linux();
+    State {
+        id: id.to_string(),
+        pid: 0,
+        start_time: 0,
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
+        created: sys::rfc3339_now(),
+        owner: String::new(),
+        annotations: c
+            .spec
+            .annotations()
+            .as_ref()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<BTreeMap<_, _>>()
+            })
+            .unwrap_or_default(),
+        cgroup_path: cgroup.path().to_string(),
+        overlay_dir: c.init.overlay_dir().map(|(d, _)| d.to_path_buf()),
+        overlay_keep: c.init.overlay_dir().is_some_and(|(_, keep)| keep),
+        own_pid_ns: linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()),
+        cgroup_created: Some(if c.no_cgroup {
+            Vec::new()
+        } else {
+            cgroup.missing_dirs()
+        }),
+        no_cgroup: c.no_cgroup,
+        creator_pid: 0,
+        creator_start: 0,
     }
+}
+
+/// Make what the record names, in its order: the saved config, the exec
+/// FIFO, the cgroup, the overlay's directories; then the init, driven to
+/// `created`, recorded, and its pid file.
+fn make_container(
+    id: &str,
+    o: &CreateOpts,
+    c: &CreateInputs,
+    cgroup: &mut dyn Cgroup,
+    runner: &mut HookRunner,
+) -> Result<(State, Option<OwnedFd>)> {
+    let dir = runner.dir;
+    sys::write_atomic(
+        &dir.config(),
+        &serde_json::to_vec(&c.spec).expect("spec serializes"),
+        0o600,
+    )?;
+    crate::fault::point("config saved");
+    make_exec_fifo(&dir.fifo())?;
+    crate::fault::point("fifo made");
+    if !c.no_cgroup {
+        cgroup.create()?;
+        crate::fault::point("cgroup made");
+        // Always: the device policy is default-deny even without
+        // resources (except rootless: see cgroups::devices_enforced).
+        let linux = c.linux();
+        cgroup.set(
+            linux
+                .resources()
+                .as_ref()
+                .unwrap_or(&LinuxResources::default()),
+            linux.devices().as_deref().unwrap_or_default(),
+        )?;
+        crate::fault::point("cgroup set");
+    }
+    if c.init.overlay_dir().is_some() {
+        c.init.make_overlay_dirs()?;
+        crate::fault::point("overlay dirs made");
+    }
+    let init = process::spawn_init(
+        InitArgs {
+            id,
+            spec: &c.spec,
+            bundle: &c.bundle,
+            rootfs: c.rootfs.clone(),
+            config: &c.init,
+            fifo: dir.fifo(),
+            cgroup: (!c.no_cgroup).then_some(&*cgroup),
+            no_pivot: o.no_pivot,
+            no_new_keyring: o.no_new_keyring,
+            preserve_fds: o.preserve_fds,
+            lock_fd: dir.lock_fd(),
+        },
+        runner,
+    )?;
+    crate::fault::point("init ready");
+    let mut st = runner.template.clone();
+    if st.pid != init.pid || st.start_time != init.start_time {
+        st.pid = init.pid;
+        st.start_time = init.start_time;
+        dir.save(&st)?;
+    }
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, init.pid)?;
+        crate::fault::point("pid file written");
+    }
+    Ok((st, init.master))
+}
+
+/// The exec FIFO, which `start` opens; writable by any user, since the
+/// container may run as any user (mkfifo honours the umask).
+fn make_exec_fifo(path: &Path) -> Result<()> {
+    let fifo = sys::cstr(path);
+    // SAFETY: fifo is a NUL-terminated path that outlives both calls.
+    if unsafe { libc::mkfifo(fifo.as_ptr(), 0o622) } < 0 {
+        return Err(sys::last("mkfifo exec.fifo").into());
+    }
+    // SAFETY: as above.
+    unsafe { libc::chmod(fifo.as_ptr(), 0o622) };
+    Ok(())
+}
+
+/// After a failed create, before its state dir goes: the init was killed
+/// by `process::spawn_init`, and its mounts died with its mount
+/// namespace. Only a cgroup myrt created is emptied and removed (one that
+/// was there before belongs to someone else); the poststop hooks run if
+/// the create hooks had started; an overlay write layer made in the state
+/// dir goes. Returns the error, explained if the OOM killer caused it.
+fn undo_create(
+    id: &str,
+    c: &CreateInputs,
+    cgroup: &mut dyn Cgroup,
+    template: &State,
+    hooks_started: bool,
+    e: Error,
+) -> Error {
+    let e = if c.no_cgroup {
+        e
+    } else {
+        let e = explain_oom(cgroup, c.linux(), e);
+        if cgroup.owns_leaf() {
+            let _ = cgroup.kill_all(libc::SIGKILL);
+        }
+        let _ = cgroup.destroy();
+        cgroups::remove_dirs(template.cgroup_created.as_deref().unwrap_or_default());
+        e
+    };
+    if hooks_started && let Some(h) = c.spec.hooks() {
+        let st = serde_json::json!({
+            "ociVersion": state::OCI_VERSION, "id": id, "status": "stopped",
+            "bundle": c.bundle, "rootfs": c.rootfs, "pid": 0,
+        });
+        hooks::run_warn(
+            Kind::Poststop,
+            hooks::hooks_of(h, Kind::Poststop),
+            st.to_string().as_bytes(),
+        );
+    }
+    if let Some(d) = template
+        .overlay_dir
+        .as_ref()
+        .filter(|_| !template.overlay_keep)
+    {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    e
 }
 
 /// Rootless (see [`crate::rootless`]) without write access to where the
@@ -940,10 +953,9 @@ pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
         None
     } else {
         sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, "PR_SET_CHILD_SUBREAPER")?;
-        Some(process::block_signals()?)
+        Some(tty::block_signals()?)
     };
-    let relay = !o.detach && o.create.console_socket.is_none();
-    let mut c = create_inner(g, id, &o.create, relay)?;
+    let mut c = create_inner(g, id, &o.create, !o.detach)?;
     // Set-up is over (on disk, `creating` lasts while this process lives,
     // until the foreground case below records otherwise).
     c.state.creator_pid = 0;
@@ -964,7 +976,7 @@ pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
     let Created { dir, state, master } = c;
     // Release the lock while the container runs, so other commands work.
     drop(dir);
-    let code = process::supervise(pid, &sigfd, master);
+    let code = tty::supervise(pid, &sigfd, master);
     crate::fault::point("run: exited");
     if !o.keep {
         let dir = ContainerDir::open(&g.root, id, true)?;
@@ -1100,23 +1112,13 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     let container = container.ok_or_else(|| msg("container not running"))?;
     let spec = load_config(&dir)?;
     let p = exec_process(&spec, o)?;
-    if p.terminal() == Some(true) && o.detach && o.console_socket.is_none() {
-        return Err(msg("--tty with --detach needs --console-socket"));
-    }
     let linux = spec.linux().clone().unwrap_or_default();
-    let seccomp = match linux.seccomp() {
-        Some(s) => Some(seccomp::compile(s)?),
-        None => None,
-    };
+    let config = process::ExecConfig::prepare(&linux, &p, o.console_socket.as_deref(), o.detach)?;
     let cgroup = (!st.no_cgroup).then(|| cgroups::open(&st.cgroup_path));
-    let console_socket = match &o.console_socket {
-        Some(p) => Some(tty::connect(p)?),
-        None => None,
-    };
     let sigfd = if o.detach {
         None
     } else {
-        Some(process::block_signals()?)
+        Some(tty::block_signals()?)
     };
     let (pid, master) = process::spawn_exec(ExecArgs {
         id,
@@ -1130,12 +1132,8 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
             .map(|n| n.typ())
             .collect(),
         cgroup: cgroup.as_deref(),
-        console_socket,
-        relay_tty: !o.detach && o.console_socket.is_none(),
+        config,
         preserve_fds: o.preserve_fds,
-        seccomp,
-        personality: linux.personality().clone(),
-        memory_policy: linux.memory_policy().clone(),
         lock_fd: dir.lock_fd(),
         state_json: state_json(&st, status_of(&dir, &st)),
     })?;
@@ -1146,7 +1144,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     drop(dir);
     match sigfd {
         None => Ok(0),
-        Some(sigfd) => Ok(process::supervise(pid, &sigfd, master)),
+        Some(sigfd) => Ok(tty::supervise(pid, &sigfd, master)),
     }
 }
 

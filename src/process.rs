@@ -2,7 +2,7 @@
 //! namespaces (and, on cgroup v2, straight into the cgroup), the parent↔child
 //! sync channel (a SOCK_SEQPACKET pair with small tagged messages and a
 //! timeout on every wait), the init sequence up to the exec FIFO and execve,
-//! `exec`'s join path, and the foreground supervisor (signals, pty relay).
+//! and `exec`'s join path.
 
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
@@ -15,6 +15,7 @@ use crate::hooks;
 use crate::namespaces::{self, Join};
 use crate::rootfs;
 use crate::security::{self, Caps, seccomp};
+use crate::spec::OVERLAY_ANNOTATION;
 use crate::sys;
 use crate::syscall::{LINUX, Syscall};
 use crate::tty;
@@ -40,6 +41,11 @@ pub enum Error {
     Hook(#[from] hooks::Error),
     #[error(transparent)]
     Tty(#[from] tty::Error),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::Error),
+    /// A config field `process` cannot honour, found before anything is made.
+    #[error("{field}: {reason}")]
+    Config { field: String, reason: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -330,6 +336,132 @@ fn listener_of(prog: Option<&seccomp::Program>, pid: i32, state: Vec<u8>) -> Opt
 /// How long the parent waits for each stage of the child's set-up.
 const STAGE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What the init needs from the config besides the spec itself, made by
+/// `create` before anything else, so that an error here leaves nothing
+/// behind: the seccomp filter (compiled once, in the parent), the terminal
+/// (checked, its console socket connected) and the overlay root (decided;
+/// its directories are made later, by [`InitConfig::make_overlay_dirs`]).
+pub struct InitConfig {
+    seccomp: Option<seccomp::Program>,
+    terminal: tty::Terminal,
+    overlay: Option<OverlayRoot>,
+}
+
+impl InitConfig {
+    /// `state_dir` is the container's state directory (which need not
+    /// exist yet); `foreground`: a `run` that relays the terminal.
+    pub fn prepare(
+        spec: &Spec,
+        rootfs: &Path,
+        state_dir: &Path,
+        console_socket: Option<&Path>,
+        foreground: bool,
+    ) -> Result<InitConfig> {
+        let linux = spec.linux().as_ref().expect("validated: linux present");
+        let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+        let terminal = tty::Terminal::for_init(process_of(spec), console_socket, foreground)?;
+        let overlay = OverlayRoot::of(spec, rootfs, state_dir)?;
+        Ok(InitConfig {
+            seccomp,
+            terminal,
+            overlay,
+        })
+    }
+
+    /// The overlay's write layer directory, and whether `delete` keeps it
+    /// (None without an overlay root): for the state record.
+    pub fn overlay_dir(&self) -> Option<(&Path, bool)> {
+        self.overlay.as_ref().map(|o| (o.dir.as_path(), o.keep))
+    }
+
+    /// Make the overlay root's directories, if it has one.
+    pub fn make_overlay_dirs(&self) -> Result<()> {
+        let Some(o) = &self.overlay else {
+            return Ok(());
+        };
+        for d in [&o.layers.upper, &o.layers.work, &o.layers.merged] {
+            std::fs::create_dir_all(d).map_err(|e| Error::Config {
+                field: format!("annotations.{OVERLAY_ANNOTATION}"),
+                reason: format!("mkdir {}: {e}", d.display()),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// An overlay root (see [`OVERLAY_ANNOTATION`]): the bundle's rootfs is its
+/// read-only lower layer.
+struct OverlayRoot {
+    layers: rootfs::Overlay,
+    /// The directory of the write layer (upper and work).
+    dir: PathBuf,
+    /// A directory the config named, kept on delete; otherwise one in the
+    /// state dir, removed with it.
+    keep: bool,
+}
+
+impl OverlayRoot {
+    /// The overlay root the annotation asks for (nothing is made here).
+    fn of(spec: &Spec, rootfs: &Path, state_dir: &Path) -> Result<Option<OverlayRoot>> {
+        let v = spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(OVERLAY_ANNOTATION))
+            .map(|s| s.trim().to_string());
+        let (dir, keep) = match v.as_deref() {
+            None | Some("") | Some("false") => return Ok(None),
+            Some("true") => (state_dir.join("overlay"), false),
+            Some(p) if Path::new(p).is_absolute() => (PathBuf::from(p), true),
+            Some(p) => {
+                return Err(Error::Config {
+                    field: format!("annotations.{OVERLAY_ANNOTATION}"),
+                    reason: format!("{p:?} is neither \"true\" nor an absolute directory"),
+                });
+            }
+        };
+        Ok(Some(OverlayRoot {
+            layers: rootfs::Overlay {
+                lower: rootfs.to_path_buf(),
+                upper: dir.join("upper"),
+                work: dir.join("work"),
+                merged: state_dir.join("rootfs"),
+            },
+            dir,
+            keep,
+        }))
+    }
+}
+
+/// What an exec'd process needs from the config besides the process, made
+/// before it is started: the `linux` fields that apply to every process,
+/// the seccomp filter (compiled once, in the parent) and the terminal
+/// (checked, its console socket connected).
+pub struct ExecConfig {
+    seccomp: Option<seccomp::Program>,
+    terminal: tty::Terminal,
+    personality: Option<oci_spec::runtime::LinuxPersonality>,
+    memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+}
+
+impl ExecConfig {
+    /// `detach`: `exec -d` (no foreground relay).
+    pub fn prepare(
+        linux: &oci_spec::runtime::Linux,
+        p: &Process,
+        console_socket: Option<&Path>,
+        detach: bool,
+    ) -> Result<ExecConfig> {
+        let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+        let terminal = tty::Terminal::for_exec(p, console_socket, detach)?;
+        Ok(ExecConfig {
+            seccomp,
+            terminal,
+            personality: linux.personality().clone(),
+            memory_policy: linux.memory_policy().clone(),
+        })
+    }
+}
+
 /// Everything the container's init needs; prepared by the parent before
 /// the clone so that the child mostly makes syscalls.
 pub struct InitArgs<'a> {
@@ -337,17 +469,13 @@ pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub bundle: &'a Path,
     pub rootfs: PathBuf,
-    pub overlay: Option<rootfs::Overlay>,
+    pub config: &'a InitConfig,
     pub fifo: PathBuf,
     /// `None`: no cgroup of its own (rootless without cgroup access).
     pub cgroup: Option<&'a dyn Cgroup>,
-    pub console_socket: Option<OwnedFd>,
-    /// Send the pty master to the parent (foreground `run` without a console socket).
-    pub relay_tty: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
-    pub seccomp: Option<seccomp::Program>,
     /// The state dir's lock fd, closed first thing in the child.
     pub lock_fd: Option<RawFd>,
 }
@@ -627,7 +755,7 @@ fn drive_init(
     // createContainer hooks run in the child during the next stage.
     let t =
         STAGE_TIMEOUT + hooks::total_timeout(a.spec.hooks().as_ref(), hooks::Kind::CreateContainer);
-    fds.listener = listener_of(a.seccomp.as_ref(), pid, parent.hook_state(pid));
+    fds.listener = listener_of(a.config.seccomp.as_ref(), pid, parent.hook_state(pid));
     ch.expect_fds(
         Some(READY),
         Some(t),
@@ -805,7 +933,7 @@ fn init_child(
             personality: linux.and_then(|l| l.personality().as_ref()),
             memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
             caps,
-            seccomp: a.seccomp.as_ref(),
+            seccomp: a.config.seccomp.as_ref(),
             preserve_fds: a.preserve_fds,
             sys: LINUX,
         },
@@ -826,7 +954,7 @@ fn init_child(
     // `start` waits for it to close, and a failed execve is reported to it
     // as "2<error>" before the FIFO closes.
     report.write(b"0");
-    let Err(ChildError(e)) = exec(LINUX, a.seccomp.as_ref(), &execve);
+    let Err(ChildError(e)) = exec(LINUX, a.config.seccomp.as_ref(), &execve);
     report.write(format!("2{e}").as_bytes());
     fail_after_start(&e)
 }
@@ -909,11 +1037,11 @@ fn prepare_root(
         spec: a.spec,
         bundle: a.bundle,
         rootfs: a.rootfs.clone(),
-        overlay: a.overlay.as_ref().map(|o| rootfs::Overlay {
-            lower: o.lower.clone(),
-            upper: o.upper.clone(),
-            work: o.work.clone(),
-            merged: o.merged.clone(),
+        overlay: a.config.overlay.as_ref().map(|o| rootfs::Overlay {
+            lower: o.layers.lower.clone(),
+            upper: o.layers.upper.clone(),
+            work: o.layers.work.clone(),
+            merged: o.layers.merged.clone(),
         }),
         // Without a cgroup of its own the container sees the hierarchy
         // it was born in (the caller's).
@@ -935,12 +1063,11 @@ fn set_up_terminal(
     root: &rootfs::Root,
     ch: &Channel,
 ) -> ChildResult<Option<OwnedFd>> {
-    let p = process_of(a.spec);
-    if p.terminal() != Some(true) {
+    if !a.config.terminal.wanted() {
         return Ok(None);
     }
     let master = rootfs::open_ptmx(root).map_err(|e| format!("process.terminal: {e}"))?;
-    let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
+    let peer = hand_out_pty(&a.config.terminal, &master, ch)?;
     rootfs::bind_console(root, &peer)
         .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
     Ok(Some(peer))
@@ -1108,27 +1235,13 @@ fn enter_cwd(dir: &OwnedFd, cwd: &Path) -> ChildResult<()> {
     }
 }
 
-/// Open the peer of a new pty master, size it (`process.consoleSize`), and
-/// send the master to the console socket, or to the parent for its relay.
-fn hand_out_pty(
-    master: &OwnedFd,
-    p: &Process,
-    console_socket: Option<&OwnedFd>,
-    relay: bool,
-    ch: &Channel,
-) -> ChildResult<OwnedFd> {
-    let peer = tty::open_peer(master).map_err(|e| format!("process.terminal: {e}"))?;
-    if let Some(b) = p.console_size() {
-        tty::set_size(peer.as_raw_fd(), b.height() as u16, b.width() as u16);
-    }
-    if let Some(sock) = console_socket {
-        tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
-            .map_err(|e| format!("--console-socket: {e}"))?;
-    } else if relay {
+/// Hand a new pty master out (see `tty::Terminal::hand_out`): to the parent
+/// over the channel, for its relay.
+fn hand_out_pty(terminal: &tty::Terminal, master: &OwnedFd, ch: &Channel) -> ChildResult<OwnedFd> {
+    Ok(terminal.hand_out(master, |m| {
         ch.send_child(PTY, &[])?;
-        tty::send_fd(ch.0.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
-    }
-    Ok(peer)
+        tty::send_fd(ch.0.as_raw_fd(), m.as_raw_fd(), "/dev/ptmx")
+    })?)
 }
 
 /// The arguments of the final execve.
@@ -1322,12 +1435,8 @@ pub struct ExecArgs<'a> {
     pub namespaces: Vec<LinuxNamespaceType>,
     /// `None`: the container has no cgroup of its own.
     pub cgroup: Option<&'a dyn Cgroup>,
-    pub console_socket: Option<OwnedFd>,
-    pub relay_tty: bool,
+    pub config: ExecConfig,
     pub preserve_fds: u32,
-    pub seccomp: Option<seccomp::Program>,
-    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
-    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
     pub lock_fd: Option<RawFd>,
     /// The container's state JSON, for a seccomp agent (listenerPath).
     pub state_json: Vec<u8>,
@@ -1453,7 +1562,7 @@ fn drive_exec(
     }
     let mut fds = ReceivedFds {
         pty_master: None,
-        listener: listener_of(a.seccomp.as_ref(), *pid, a.state_json.clone()),
+        listener: listener_of(a.config.seccomp.as_ref(), *pid, a.state_json.clone()),
     };
     // Until EOF: the close-on-exec channel closed, execve succeeded.
     ch.expect_fds(None, Some(STAGE_TIMEOUT), "exec", &mut fds)?;
@@ -1486,20 +1595,20 @@ fn exec_child(
         chroot_into(root)?;
     }
     start_session()?;
-    if p.terminal() == Some(true) {
+    if a.config.terminal.wanted() {
         let master = sys::open(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
             .map_err(|e| format!("process.terminal: {e}"))?;
-        let peer = hand_out_pty(&master, p, a.console_socket.as_ref(), a.relay_tty, ch)?;
+        let peer = hand_out_pty(&a.config.terminal, &master, ch)?;
         tty::become_console(&peer)?;
     }
     let cwd = open_cwd(p.cwd())?;
     let execve = become_process(
         &ProcessSetup {
             process: p,
-            personality: a.personality.as_ref(),
-            memory_policy: a.memory_policy.as_ref(),
+            personality: a.config.personality.as_ref(),
+            memory_policy: a.config.memory_policy.as_ref(),
             caps,
-            seccomp: a.seccomp.as_ref(),
+            seccomp: a.config.seccomp.as_ref(),
             preserve_fds: a.preserve_fds,
             sys: LINUX,
         },
@@ -1509,7 +1618,7 @@ fn exec_child(
     )?;
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    exec(LINUX, a.seccomp.as_ref(), &execve)
+    exec(LINUX, a.config.seccomp.as_ref(), &execve)
 }
 
 /// Join the container's namespaces through its init's pidfd: all but the
@@ -1550,179 +1659,6 @@ fn chroot_into(root: &OwnedFd) -> ChildResult<()> {
         return Err(format!("enter the container's root: {}", sys::last("chroot")).into());
     }
     Ok(())
-}
-
-/// Block the signals the foreground supervisor handles; call before the
-/// clone so none is lost. Returns a signalfd.
-pub fn block_signals() -> sys::Result<OwnedFd> {
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        for sig in [
-            libc::SIGSEGV,
-            libc::SIGBUS,
-            libc::SIGILL,
-            libc::SIGFPE,
-            libc::SIGABRT,
-            libc::SIGTRAP,
-        ] {
-            libc::sigdelset(&mut set, sig);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
-        if fd < 0 {
-            return Err(sys::last("signalfd"));
-        }
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
-}
-
-/// Exit status of a wait status, shell style (128+N for signal N).
-pub fn exit_code(status: i32) -> i32 {
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        255
-    }
-}
-
-/// Foreground supervision: forward signals to `pid`, relay the pty if any,
-/// reap children (we are a subreaper), and return `pid`'s exit code.
-pub fn supervise(pid: i32, sigfd: &OwnedFd, master: Option<OwnedFd>) -> i32 {
-    let _raw = master.as_ref().and_then(|_| tty::RawMode::enter(0));
-    if let Some(m) = &master {
-        tty::copy_size(0, m.as_raw_fd());
-    }
-    let mut stdin_open = master.is_some();
-    let mut master_open = master.is_some();
-    let mut buf = [0u8; 8192];
-    loop {
-        let mut fds = vec![libc::pollfd {
-            fd: sigfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if let Some(m) = &master {
-            if master_open {
-                fds.push(libc::pollfd {
-                    fd: m.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            if stdin_open {
-                fds.push(libc::pollfd {
-                    fd: 0,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-        }
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            break;
-        }
-        for pfd in &fds {
-            if pfd.revents == 0 {
-                continue;
-            }
-            if pfd.fd == sigfd.as_raw_fd() {
-                let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                let n = unsafe {
-                    libc::read(
-                        sigfd.as_raw_fd(),
-                        &mut si as *mut _ as *mut libc::c_void,
-                        std::mem::size_of::<libc::signalfd_siginfo>(),
-                    )
-                };
-                if n <= 0 {
-                    continue;
-                }
-                let sig = si.ssi_signo as i32;
-                match sig {
-                    libc::SIGCHLD => {
-                        // Reap everything; stop when the container's init is gone.
-                        loop {
-                            let mut st = 0;
-                            let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-                            if r <= 0 {
-                                break;
-                            }
-                            if r == pid {
-                                if let Some(m) = &master {
-                                    drain(m.as_raw_fd());
-                                }
-                                return exit_code(st);
-                            }
-                        }
-                    }
-                    libc::SIGWINCH => {
-                        if let Some(m) = &master {
-                            tty::copy_size(0, m.as_raw_fd());
-                        }
-                    }
-                    _ => unsafe {
-                        libc::kill(pid, sig);
-                    },
-                }
-            } else if Some(pfd.fd) == master.as_ref().map(|m| m.as_raw_fd()) {
-                let n =
-                    unsafe { libc::read(pfd.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-                if n <= 0 {
-                    master_open = false;
-                } else {
-                    write_all(1, &buf[..n as usize]);
-                }
-            } else if pfd.fd == 0 {
-                let n = unsafe { libc::read(0, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-                if n <= 0 {
-                    stdin_open = false;
-                } else if let Some(m) = &master {
-                    write_all(m.as_raw_fd(), &buf[..n as usize]);
-                }
-            }
-        }
-    }
-    let mut st = 0;
-    unsafe { libc::waitpid(pid, &mut st, 0) };
-    exit_code(st)
-}
-
-fn drain(fd: RawFd) {
-    let mut buf = [0u8; 8192];
-    loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 || pfd.revents & libc::POLLIN == 0 {
-            return;
-        }
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-        if n <= 0 {
-            return;
-        }
-        write_all(1, &buf[..n as usize]);
-    }
-}
-
-fn write_all(fd: RawFd, mut data: &[u8]) {
-    while !data.is_empty() {
-        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
-        if n <= 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return;
-        }
-        data = &data[n as usize..];
-    }
 }
 
 /// setresgid/setresuid(0) after entering a user namespace; a failure (no

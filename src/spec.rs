@@ -150,6 +150,10 @@ fn check_document(path: &Path, data: &[u8]) -> Result<()> {
     }
 }
 
+/// Annotation that gives a bundle an overlay root: `"true"` (write layer in
+/// the state dir, removed on delete) or an absolute directory (kept).
+pub const OVERLAY_ANNOTATION: &str = "org.myrt.rootfs.overlay";
+
 /// Load `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec> {
     parse(&bundle.join("config.json"))
@@ -580,10 +584,10 @@ fn refuse_needing_mount_namespace(spec: &Spec) -> Result<()> {
     if spec
         .annotations()
         .as_ref()
-        .and_then(|a| a.get("org.myrt.rootfs.overlay"))
+        .and_then(|a| a.get(OVERLAY_ANNOTATION))
         .is_some_and(|v| !matches!(v.trim(), "" | "false"))
     {
-        return Err(invalid("annotations.org.myrt.rootfs.overlay", why));
+        return Err(invalid(format!("annotations.{OVERLAY_ANNOTATION}"), why));
     }
     if let Some(l) = spec.linux() {
         let fields = [

@@ -1,11 +1,15 @@
-//! Terminals: pty allocation, the console socket (the pty master sent with
-//! SCM_RIGHTS, runc's protocol), and the foreground relay's raw mode and
-//! window size.
+//! Terminals: `process.terminal` (where the pty master goes, checked before
+//! anything is made), the console socket (the pty master sent with
+//! SCM_RIGHTS, runc's protocol), and the foreground supervisor: signal
+//! forwarding, reaping, and the pty relay with its raw mode and window
+//! size.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+
+use oci_spec::runtime::Process;
 
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 
@@ -18,6 +22,10 @@ pub enum Error {
         path: String,
         source: std::io::Error,
     },
+    #[error("process.terminal: a terminal needs --console-socket (or run in the foreground)")]
+    InitNeedsConsoleSocket,
+    #[error("--tty with --detach needs --console-socket")]
+    DetachedExecNeedsConsoleSocket,
     #[error(transparent)]
     Sys(#[from] sys::Error),
 }
@@ -144,5 +152,296 @@ impl RawMode {
 impl Drop for RawMode {
     fn drop(&mut self) {
         unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+    }
+}
+
+/// `process.terminal` of one process and where its pty master goes,
+/// settled by the parent before anything is made. The child allocates the
+/// pty (the init from the container's devpts, see `rootfs::open_ptmx`) and
+/// calls [`Terminal::hand_out`]; the foreground relay is [`supervise`].
+pub struct Terminal {
+    /// `process.terminal`.
+    wanted: bool,
+    /// The caller's `--console-socket`, connected (also without a
+    /// terminal: a socket that does not answer is an error either way).
+    console_socket: Option<OwnedFd>,
+    /// No console socket, in the foreground: the master comes back to this
+    /// myrt, for its relay.
+    relay: bool,
+    /// `process.consoleSize`: rows, columns (validated to fit).
+    size: Option<(u16, u16)>,
+}
+
+impl Terminal {
+    /// For a container's init (`create`, `run`): a terminal needs a
+    /// console socket, or a `run` in the foreground that relays it.
+    pub fn for_init(p: &Process, console_socket: Option<&Path>, foreground: bool) -> Result<Self> {
+        let relay = foreground && console_socket.is_none();
+        if p.terminal() == Some(true) && console_socket.is_none() && !relay {
+            return Err(Error::InitNeedsConsoleSocket);
+        }
+        Terminal::new(p, console_socket, relay)
+    }
+
+    /// For `exec`: a detached terminal needs a console socket.
+    pub fn for_exec(p: &Process, console_socket: Option<&Path>, detach: bool) -> Result<Self> {
+        if p.terminal() == Some(true) && detach && console_socket.is_none() {
+            return Err(Error::DetachedExecNeedsConsoleSocket);
+        }
+        Terminal::new(p, console_socket, !detach && console_socket.is_none())
+    }
+
+    fn new(p: &Process, console_socket: Option<&Path>, relay: bool) -> Result<Self> {
+        Ok(Terminal {
+            wanted: p.terminal() == Some(true),
+            console_socket: console_socket.map(connect).transpose()?,
+            relay,
+            size: p
+                .console_size()
+                .map(|b| (b.height() as u16, b.width() as u16)),
+        })
+    }
+
+    /// Does the process get a terminal?
+    pub fn wanted(&self) -> bool {
+        self.wanted
+    }
+
+    /// In the child, with a new pty master: open its peer, size it, and send
+    /// the master to the console socket, or with `to_parent` to the relay.
+    /// Returns the peer, the process's terminal-to-be (see
+    /// [`become_console`]).
+    pub fn hand_out(
+        &self,
+        master: &OwnedFd,
+        to_parent: impl FnOnce(&OwnedFd) -> sys::Result<()>,
+    ) -> std::result::Result<OwnedFd, String> {
+        let peer = open_peer(master).map_err(|e| format!("process.terminal: {e}"))?;
+        if let Some((rows, cols)) = self.size {
+            set_size(peer.as_raw_fd(), rows, cols);
+        }
+        if let Some(sock) = &self.console_socket {
+            send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
+                .map_err(|e| format!("--console-socket: {e}"))?;
+        } else if self.relay {
+            to_parent(master).map_err(|e| e.to_string())?;
+        }
+        Ok(peer)
+    }
+}
+
+/// Block the signals the foreground supervisor handles; call before the
+/// clone so none is lost. Returns a signalfd.
+pub fn block_signals() -> sys::Result<OwnedFd> {
+    // SAFETY: the set is a local, initialised by sigfillset before use;
+    // signalfd returns a new fd that nothing else owns.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for sig in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGABRT,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(sys::last("signalfd"));
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Exit status of a wait status, shell style (128+N for signal N).
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+/// Foreground supervision: forward signals to `pid`, relay the pty if any,
+/// reap children (we are a subreaper), and return `pid`'s exit code.
+pub fn supervise(pid: i32, sigfd: &OwnedFd, master: Option<OwnedFd>) -> i32 {
+    let _raw = master.as_ref().and_then(|_| RawMode::enter(0));
+    if let Some(m) = &master {
+        copy_size(0, m.as_raw_fd());
+    }
+    let mut relay = master.map(Relay::new);
+    loop {
+        let mut fds = vec![pollin(sigfd.as_raw_fd())];
+        if let Some(r) = &relay {
+            fds.extend(r.open_fds().map(pollin));
+        }
+        // SAFETY: fds is a live array of fds.len() pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        for pfd in fds.iter().filter(|p| p.revents != 0) {
+            if pfd.fd == sigfd.as_raw_fd() {
+                if let Some(code) = on_signal(pid, sigfd, relay.as_ref()) {
+                    return code;
+                }
+            } else if let Some(r) = &mut relay {
+                r.copy_from(pfd.fd);
+            }
+        }
+    }
+    let mut st = 0;
+    // SAFETY: waitpid writes only the status, a live local.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    exit_code(st)
+}
+
+fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// One signal from the signalfd: SIGCHLD reaps (and returns `pid`'s exit
+/// code once it is gone), SIGWINCH resizes the pty, anything else goes to
+/// `pid`.
+fn on_signal(pid: i32, sigfd: &OwnedFd, relay: Option<&Relay>) -> Option<i32> {
+    // SAFETY: signalfd_siginfo is plain data, all zeroes is a valid value.
+    let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    // SAFETY: reads at most size_of::<signalfd_siginfo>() bytes into si.
+    let n = unsafe {
+        libc::read(
+            sigfd.as_raw_fd(),
+            &mut si as *mut _ as *mut libc::c_void,
+            std::mem::size_of::<libc::signalfd_siginfo>(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    match si.ssi_signo as i32 {
+        libc::SIGCHLD => {
+            // Reap everything; stop when the container's init is gone.
+            loop {
+                let mut st = 0;
+                // SAFETY: waitpid writes only the status, a live local.
+                let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+                if r <= 0 {
+                    return None;
+                }
+                if r == pid {
+                    if let Some(relay) = relay {
+                        drain(relay.master.as_raw_fd());
+                    }
+                    return Some(exit_code(st));
+                }
+            }
+        }
+        libc::SIGWINCH => {
+            if let Some(relay) = relay {
+                copy_size(0, relay.master.as_raw_fd());
+            }
+            None
+        }
+        sig => {
+            // SAFETY: kill takes no pointers.
+            unsafe { libc::kill(pid, sig) };
+            None
+        }
+    }
+}
+
+/// The foreground pty relay: our stdin to the master, the master to our
+/// stdout, each until its end closes.
+struct Relay {
+    master: OwnedFd,
+    master_open: bool,
+    stdin_open: bool,
+    buf: [u8; 8192],
+}
+
+impl Relay {
+    fn new(master: OwnedFd) -> Self {
+        Relay {
+            master,
+            master_open: true,
+            stdin_open: true,
+            buf: [0; 8192],
+        }
+    }
+
+    /// The fds still to be read.
+    fn open_fds(&self) -> impl Iterator<Item = RawFd> {
+        let master = self.master_open.then_some(self.master.as_raw_fd());
+        let stdin = self.stdin_open.then_some(0);
+        master.into_iter().chain(stdin)
+    }
+
+    /// Copy what `fd` (the master or stdin) has to the other side.
+    fn copy_from(&mut self, fd: RawFd) {
+        let master = self.master.as_raw_fd();
+        let (to, open) = if fd == master {
+            (1, &mut self.master_open)
+        } else if fd == 0 {
+            (master, &mut self.stdin_open)
+        } else {
+            return;
+        };
+        // SAFETY: buf is a live, writable buffer of buf.len() bytes.
+        let n = unsafe {
+            libc::read(
+                fd,
+                self.buf.as_mut_ptr() as *mut libc::c_void,
+                self.buf.len(),
+            )
+        };
+        if n <= 0 {
+            *open = false;
+        } else {
+            write_all(to, &self.buf[..n as usize]);
+        }
+    }
+}
+
+/// Copy what is left in the pty to stdout, without waiting.
+fn drain(fd: RawFd) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut pfd = pollin(fd);
+        // SAFETY: one pollfd, a live local.
+        if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 || pfd.revents & libc::POLLIN == 0 {
+            return;
+        }
+        // SAFETY: buf is a live, writable buffer of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n <= 0 {
+            return;
+        }
+        write_all(1, &buf[..n as usize]);
+    }
+}
+
+fn write_all(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: data is a live buffer of data.len() bytes.
+        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
+        if n <= 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        data = &data[n as usize..];
     }
 }
