@@ -784,8 +784,12 @@ fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
 }
 
 /// The processes of a container without a cgroup: those in its own pid
-/// namespace (the init's), found through /proc. Without a pid namespace of
-/// its own the container's processes cannot be told from the caller's.
+/// namespace (the init's), found through /proc: the init, its
+/// descendants (orphans in the namespace are re-parented to it), and the
+/// others whose pid namespace is the init's (`exec`'d ones; their
+/// `ns/pid` is readable once they run the container's program). Without
+/// a pid namespace of its own the container's processes cannot be told
+/// from the caller's.
 fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
     use std::os::unix::fs::MetadataExt;
     if !st.own_pid_ns {
@@ -793,25 +797,53 @@ fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
             "the container has no cgroup (rootless) and no pid namespace of its own: its processes cannot be told apart",
         ));
     }
-    let ns =
-        |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/pid")).map(|m| (m.dev(), m.ino()));
-    let Ok(want) = ns(&st.pid.to_string()) else {
+    if !st.alive() {
         return Ok(Vec::new());
-    };
-    let mut pids = Vec::new();
+    }
+    let ns =
+        |pid: i32| std::fs::metadata(format!("/proc/{pid}/ns/pid")).map(|m| (m.dev(), m.ino()));
+    let want = ns(st.pid).ok();
+    let mut parent = BTreeMap::new();
     for e in std::fs::read_dir("/proc")
         .map_err(|e| msg(format!("read /proc: {e}")))?
         .flatten()
     {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        if ns(&pid.to_string()).is_ok_and(|n| n == want) {
-            pids.push(pid);
+        if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok())
+            && let Some(ppid) = ppid_of(pid)
+        {
+            parent.insert(pid, ppid);
         }
     }
+    let mut pids: Vec<i32> = parent
+        .keys()
+        .copied()
+        .filter(|&p| {
+            let mut q = p;
+            // Up the parents to the init (or to the top).
+            for _ in 0..parent.len() {
+                if q == st.pid {
+                    return true;
+                }
+                match parent.get(&q) {
+                    Some(&pp) if pp > 0 => q = pp,
+                    _ => break,
+                }
+            }
+            want.is_some() && ns(p).ok() == want
+        })
+        .collect();
+    pids.sort_unstable();
     Ok(pids)
+}
+
+/// The parent pid of `pid` (field 4 of /proc/<pid>/stat).
+fn ppid_of(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The container's cgroup, owning what its state says myrt created.

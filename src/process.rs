@@ -655,7 +655,7 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
     if !matches!(cloned, Ok((0, _))) {
         restore_namespaces(own_ns);
     }
-    let (pid, pidfd) = cloned?;
+    let (pid, pidfd) = cloned.map_err(|e| clone_error(e, a.cgroup))?;
     if pid == 0 {
         drop(ours);
         run_child(&theirs, 1, || init_child(&a, &theirs, &ns, &caps, fds));
@@ -680,6 +680,23 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
             procs.kill();
             Err(e)
         }
+    }
+}
+
+/// A clone into the container's cgroup refused to a user who is not root
+/// (EACCES) is about where the caller runs: the kernel moves a process
+/// only between cgroups below one whose cgroup.procs the user may write.
+fn clone_error(e: sys::Error, cgroup: Option<&dyn Cgroup>) -> Error {
+    match cgroup {
+        Some(cg)
+            if e.source.raw_os_error() == Some(libc::EACCES) && !crate::rootless::privileged() =>
+        {
+            Error::Child(format!(
+                "linux.cgroupsPath: {}: {e}: a user who is not root may only move a process into a cgroup of a delegated subtree it runs in (run myrt from a cgroup inside that subtree)",
+                cg.path()
+            ))
+        }
+        _ => e.into(),
     }
 }
 
@@ -906,11 +923,17 @@ fn init_child(
     } = fds;
     let p = process_of(a.spec);
     child_preamble(a.lock_fd, ch)?;
+    // The cgroup we were born in (before a cgroup namespace hides it), for
+    // the container's cgroup mount when it has no cgroup of its own.
+    let born_in = match a.cgroup {
+        None => crate::rootless::own_cgroup_v2(),
+        Some(_) => String::new(),
+    };
     enter_namespaces(LINUX, ns, ch)?;
     start_session()?;
     set_uts_names(LINUX, a.spec)?;
     let mountns = crate::spec::has_namespace(a.spec, LinuxNamespaceType::Mount);
-    let root = prepare_root(a, ns, mountns, &idmapped_mounts)?;
+    let root = prepare_root(a, ns, mountns, &idmapped_mounts, &born_in)?;
     drop(idmapped_mounts);
     let console = set_up_terminal(a, &root, ch)?;
     if mountns {
@@ -1029,6 +1052,7 @@ fn prepare_root(
     ns: &NamespaceSetup,
     mountns: bool,
     idmapped_mounts: &[Option<OwnedFd>],
+    born_in: &str,
 ) -> ChildResult<rootfs::Root<'static>> {
     if !mountns {
         return Ok(rootfs::Root::open(&a.rootfs, LINUX)?);
@@ -1043,9 +1067,8 @@ fn prepare_root(
             work: o.layers.work.clone(),
             merged: o.layers.merged.clone(),
         }),
-        // Without a cgroup of its own the container sees the hierarchy
-        // it was born in (the caller's).
-        cgroup_path: a.cgroup.map_or("", Cgroup::path),
+        // Without a cgroup of its own the container is in the caller's.
+        cgroup_path: a.cgroup.map_or(born_in, Cgroup::path),
         cgroupns: ns.cgroupns,
         userns: ns.userns,
         idmapped: idmapped_mounts,
@@ -1496,7 +1519,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     if !matches!(pid, Ok(0)) {
         restore_namespaces(own_ns);
     }
-    let mut pid = pid?;
+    let mut pid = pid.map_err(|e| clone_error(e, a.cgroup))?;
     if pid == 0 {
         drop(ours);
         run_child(&theirs, 255, || exec_child(&a, &theirs, &ns, &caps, &proc));

@@ -169,3 +169,22 @@ pub fn check(spec: &Spec) -> Result<(), String> {
         euid()
     ))
 }
+
+/// This process's cgroup on a cgroup v2 host (`/user.slice/...`, from the
+/// `0::` line of /proc/self/cgroup); empty on v1 (paths differ per
+/// hierarchy there) or when unknown.
+pub fn own_cgroup_v2() -> String {
+    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if !v2 {
+        return String::new();
+    }
+    std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .map(|p| p.trim_end_matches('/').to_string())
+        })
+        .unwrap_or_default()
+}

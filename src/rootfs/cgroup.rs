@@ -69,13 +69,28 @@ fn mount_for(
         .any(|h| h.fstype == "cgroup2" && h.mountpoint == Path::new("/sys/fs/cgroup"));
     if unified_only {
         if p.cgroupns {
-            p.sys.mount(
+            let made = p.sys.mount(
                 Some("cgroup"),
                 &fd_path(&target),
                 Some("cgroup2"),
                 c.flags(),
                 None,
-            )?;
+            );
+            match made {
+                Ok(()) => {}
+                // In a user namespace the kernel may refuse a cgroup2 mount
+                // (EPERM; EBUSY: the hierarchy's one superblock cannot take
+                // these flags from there): bind the container's own cgroup
+                // directory instead, the same view, as runc does.
+                Err(e)
+                    if p.userns
+                        && matches!(e.source.raw_os_error(), Some(libc::EPERM | libc::EBUSY)) =>
+                {
+                    let src = format!("/sys/fs/cgroup{}", p.cgroup_path);
+                    c.bind(Path::new(&src), &target)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         } else {
             let src = format!("/sys/fs/cgroup{}", p.cgroup_path);
             c.bind(Path::new(&src), &target)?;
