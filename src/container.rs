@@ -182,6 +182,8 @@ struct CreateInputs {
     rootfs: PathBuf,
     /// Rootless without access to cgroups: the container has none.
     no_cgroup: bool,
+    /// The systemd unit the cgroup is (`--systemd-cgroup`).
+    unit: Option<String>,
     init: process::InitConfig,
 }
 
@@ -240,11 +242,21 @@ fn load_for_create(
             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)",
         ));
     }
-    let cg_path = cgroups::resolve_path(
-        linux.cgroups_path().as_ref().and_then(|p| p.to_str()),
-        id,
-        g.systemd_cgroup,
-    )?;
+    let cgroups_path = linux.cgroups_path().as_ref().and_then(|p| p.to_str());
+    let unit = if g.systemd_cgroup {
+        if crate::rootless::active() {
+            return Err(msg(
+                "--systemd-cgroup: not supported rootless (no systemd --user driver); leave it out",
+            ));
+        }
+        Some(cgroups::systemd::UnitPath::parse(cgroups_path, id)?)
+    } else {
+        None
+    };
+    let cg_path = match &unit {
+        Some(u) => u.cgroup.clone(),
+        None => cgroups::resolve_path(cgroups_path, id, false)?,
+    };
     let rootfs = spec::rootfs_path(&spec, &bundle);
     let init = process::InitConfig::prepare(
         &spec,
@@ -253,13 +265,17 @@ fn load_for_create(
         o.console_socket.as_deref(),
         foreground,
     )?;
-    let cgroup = cgroups::open(&cg_path);
+    let cgroup: Box<dyn Cgroup> = match &unit {
+        Some(u) => Box::new(cgroups::systemd::Systemd::new(Owned::new(&cg_path), u, id)),
+        None => cgroups::open(&cg_path),
+    };
     let no_cgroup = skip_cgroup(id, linux, &*cgroup)?;
     let inputs = CreateInputs {
         bundle,
         spec,
         rootfs,
         no_cgroup,
+        unit: unit.map(|u| u.unit),
         init,
     };
     Ok((inputs, cgroup))
@@ -300,6 +316,7 @@ fn record_ahead(id: &str, c: &CreateInputs, cgroup: &dyn Cgroup) -> State {
             cgroup.missing_dirs()
         }),
         no_cgroup: c.no_cgroup,
+        systemd_unit: c.unit.clone(),
         creator_pid: 0,
         creator_start: 0,
     }
@@ -780,7 +797,13 @@ fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
             "{op} needs the container's cgroup, and it has none (created rootless without write access to cgroups)"
         )));
     }
-    Ok(cgroups::open(&st.cgroup_path))
+    Ok(match &st.systemd_unit {
+        Some(u) => Box::new(cgroups::systemd::Systemd::existing(
+            Owned::new(&st.cgroup_path),
+            u,
+        )),
+        None => cgroups::open(&st.cgroup_path),
+    })
 }
 
 /// The processes of a container without a cgroup: those in its own pid
@@ -848,10 +871,14 @@ fn ppid_of(pid: i32) -> Option<i32> {
 
 /// The container's cgroup, owning what its state says myrt created.
 fn cgroup_of(st: &State) -> Box<dyn Cgroup> {
-    cgroups::open_with(match &st.cgroup_created {
+    let owned = match &st.cgroup_created {
         Some(dirs) => Owned::with_created(&st.cgroup_path, dirs.clone()),
         None => Owned::untracked(&st.cgroup_path),
-    })
+    };
+    match &st.systemd_unit {
+        Some(u) => Box::new(cgroups::systemd::Systemd::existing(owned, u)),
+        None => cgroups::open_with(owned),
+    }
 }
 
 /// The cgroup part of [`destroy`]: what is left in it, and the cgroup.
@@ -1451,7 +1478,7 @@ pub fn features() -> String {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",

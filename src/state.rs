@@ -95,6 +95,10 @@ pub struct State {
     /// `cgroup_path` names nothing, and nothing is done in it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_cgroup: bool,
+    /// The systemd unit the cgroup is (`--systemd-cgroup`): `update` sets
+    /// its properties, `delete` stops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// The `create` (or `run`) process still setting the container up, with
     /// its start time; 0 once set-up is over. While it lives the status is
     /// `creating`.

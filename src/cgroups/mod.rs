@@ -23,7 +23,9 @@
 //! cgroup file that failed, so a user can tell which setting the kernel refused.
 
 mod common;
+mod dbus;
 pub mod devices;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 
@@ -54,23 +56,13 @@ pub fn detect() -> Mode {
     })
 }
 
-/// cgroupsPath resolution: absolute -> as is (from the hierarchy root); relative "a/b" -> "/myrt/a/b"; None or "" -> "/myrt/<id>".
-/// Systemd style "slice:prefix:name" (when systemd==true) -> Err naming linux.cgroupsPath and saying systemd is not supported/running. Reject ".." components.
+/// cgroupsPath resolution: absolute -> as is (from the hierarchy root);
+/// relative "a/b" -> "/myrt/a/b"; None or "" -> "/myrt/<id>"; ".."
+/// components refused. With the systemd driver: runc's "slice:prefix:name"
+/// ([`systemd::UnitPath`]), the unit's cgroup.
 pub fn resolve_path(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<String> {
     if systemd {
-        let what = match cgroups_path {
-            Some(p) if p.split(':').count() == 3 => format!("{p:?} is a systemd cgroup path"),
-            Some(p) if !p.is_empty() => format!(
-                "{p:?} is not of the systemd form \"slice:prefix:name\", and the systemd cgroup driver was requested"
-            ),
-            _ => "the systemd cgroup driver was requested".to_string(),
-        };
-        return Err(Error::unsupported(
-            PATH_FIELD,
-            format!(
-                "{what}; myrt manages cgroups through cgroupfs only (systemd is not supported and not running here); use a plain path such as \"/myrt/{id}\" without --systemd-cgroup"
-            ),
-        ));
+        return systemd::UnitPath::parse(cgroups_path, id).map(|u| u.cgroup);
     }
     let raw = match cgroups_path {
         None | Some("") => {

@@ -1,0 +1,201 @@
+//! The few calls to systemd's manager on the system bus that the systemd
+//! cgroup driver needs (through `zbus`): start a transient scope, set a
+//! unit's properties, stop a unit, and wait for the job each one queues.
+//!
+//! zbus runs the connection on threads of its own. A process that has
+//! threads must not `clone3` a child that goes on running Rust code (a
+//! lock held by another thread at that moment, malloc's for one, stays
+//! locked in the child), so myrt connects only once the container's init
+//! is cloned: `create` talks to systemd after the clone, `update` and
+//! `delete` clone nothing.
+
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use zbus::blocking::{Connection, MessageIterator, connection};
+use zbus::message::Type as MsgType;
+use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::{MatchRule, Message};
+
+use super::systemd::{Prop, Props};
+use super::{Error, Result};
+
+const DEST: &str = "org.freedesktop.systemd1";
+const PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+
+/// How long a method call or a job may take (runc waits 30 s for a job).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection to systemd's manager.
+pub struct Systemd {
+    conn: Connection,
+    /// The JobRemoved signals, subscribed to before any job is queued.
+    jobs: zbus::MessageStream,
+}
+
+impl std::fmt::Debug for Systemd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Systemd(system bus)")
+    }
+}
+
+fn bus_err(what: impl std::fmt::Display, e: zbus::Error) -> Error {
+    let msg = match &e {
+        zbus::Error::MethodError(name, desc, _) => {
+            format!(
+                "{what}: {}: {}",
+                name.as_str(),
+                desc.as_deref().unwrap_or("")
+            )
+        }
+        e => format!("{what}: {e}"),
+    };
+    Error::unsupported("systemd", msg)
+}
+
+/// The D-Bus error name of `e`, if systemd answered with one.
+fn error_name(e: &zbus::Error) -> Option<&str> {
+    match e {
+        zbus::Error::MethodError(name, _, _) => Some(name.as_str()),
+        _ => None,
+    }
+}
+
+fn value(p: &Prop) -> Value<'_> {
+    match p {
+        Prop::Bool(b) => Value::from(*b),
+        Prop::Str(s) => Value::from(s.as_str()),
+        Prop::U64(n) => Value::from(*n),
+        Prop::U32s(v) => Value::from(v.clone()),
+        Prop::Bytes(v) => Value::from(v.clone()),
+        Prop::Pairs(v) => Value::from(
+            v.iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+fn values(props: &Props) -> Vec<(&str, Value<'_>)> {
+    props.iter().map(|(n, p)| (*n, value(p))).collect()
+}
+
+impl Systemd {
+    /// Connect to the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else
+    /// /run/dbus/system_bus_socket) and subscribe to systemd's job signals.
+    pub fn connect() -> Result<Systemd> {
+        let conn = connection::Builder::system()
+            .and_then(|b| b.method_timeout(TIMEOUT).build())
+            .map_err(|e| bus_err("connecting to the system bus", e))?;
+        let rule = MatchRule::builder()
+            .msg_type(MsgType::Signal)
+            .sender(DEST)
+            .and_then(|r| r.interface(MANAGER))
+            .and_then(|r| r.member("JobRemoved"))
+            .map_err(|e| bus_err("JobRemoved match rule", e))?
+            .build();
+        let jobs = MessageIterator::for_match_rule(rule, &conn, Some(64))
+            .map_err(|e| bus_err("subscribing to systemd's JobRemoved signal", e))?
+            .into_inner();
+        // Signals about jobs go to subscribed clients.
+        conn.call_method(Some(DEST), PATH, Some(MANAGER), "Subscribe", &())
+            .map_err(|e| bus_err("systemd Subscribe", e))?;
+        Ok(Systemd { conn, jobs })
+    }
+
+    fn call<B>(&self, method: &str, body: &B) -> std::result::Result<Message, zbus::Error>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        self.conn
+            .call_method(Some(DEST), PATH, Some(MANAGER), method, body)
+    }
+
+    /// StartTransientUnit of `unit` with `props`: the job to wait for
+    /// ([`Systemd::wait_job`]).
+    pub fn start_transient(&self, unit: &str, props: &Props) -> Result<OwnedObjectPath> {
+        let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
+        let reply = self
+            .call("StartTransientUnit", &(unit, "fail", values(props), aux))
+            .map_err(|e| {
+                if error_name(&e) == Some("org.freedesktop.systemd1.UnitExists") {
+                    Error::invalid(
+                        "linux.cgroupsPath",
+                        format!("systemd unit {unit} exists already; a container needs a unit of its own"),
+                    )
+                } else {
+                    bus_err(format!("StartTransientUnit {unit}"), e)
+                }
+            })?;
+        reply
+            .body()
+            .deserialize()
+            .map_err(|e| bus_err("StartTransientUnit reply", e))
+    }
+
+    /// SetUnitProperties (runtime, not persisted) of `unit`.
+    pub fn set_properties(&self, unit: &str, props: &Props) -> Result<()> {
+        self.call("SetUnitProperties", &(unit, true, values(props)))
+            .map_err(|e| bus_err(format!("SetUnitProperties {unit}"), e))?;
+        Ok(())
+    }
+
+    /// StopUnit and wait for its job; a unit that is gone already is fine.
+    pub fn stop(&mut self, unit: &str) -> Result<()> {
+        let reply = match self.call("StopUnit", &(unit, "replace")) {
+            Ok(r) => r,
+            Err(e) if error_name(&e) == Some("org.freedesktop.systemd1.NoSuchUnit") => {
+                return Ok(());
+            }
+            Err(e) => return Err(bus_err(format!("StopUnit {unit}"), e)),
+        };
+        let job: OwnedObjectPath = reply
+            .body()
+            .deserialize()
+            .map_err(|e| bus_err("StopUnit reply", e))?;
+        self.wait_job(&job, unit, "stop")
+    }
+
+    /// ResetFailedUnit: a transient unit that failed stays loaded until
+    /// this (best effort: a unit that is gone or did not fail is fine).
+    pub fn reset_failed(&self, unit: &str) {
+        let _ = self.call("ResetFailedUnit", &(unit,));
+    }
+
+    /// Wait (up to [`TIMEOUT`]) for the JobRemoved signal of `job`; its
+    /// result must be "done".
+    pub fn wait_job(&mut self, job: &OwnedObjectPath, unit: &str, what: &str) -> Result<()> {
+        let stream = &mut self.jobs;
+        let wait = async {
+            while let Some(m) = stream.next().await {
+                let Ok(m) = m else { continue };
+                let Ok((_, path, _, result)) = m
+                    .body()
+                    .deserialize::<(u32, OwnedObjectPath, String, String)>()
+                else {
+                    continue;
+                };
+                if &path == job {
+                    return Some(result);
+                }
+            }
+            None
+        };
+        let timeout = async {
+            async_io::Timer::after(TIMEOUT).await;
+            None
+        };
+        match zbus::block_on(futures_lite::future::or(wait, timeout)) {
+            Some(r) if r == "done" => Ok(()),
+            Some(r) => Err(Error::unsupported(
+                "systemd",
+                format!("the {what} job of {unit} ended with result {r:?}"),
+            )),
+            None => Err(Error::Timeout {
+                field: "systemd".into(),
+                msg: format!("the {what} job of {unit} did not finish in {TIMEOUT:?}"),
+            }),
+        }
+    }
+}

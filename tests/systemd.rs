@@ -1,0 +1,240 @@
+//! The systemd cgroup driver (`--systemd-cgroup`) against a real systemd.
+//!
+//! This machine has no systemd as init and is cgroup v1, so every test here
+//! is ignored by a plain `cargo test`. `.ci/cgroup2` runs them with
+//! `--ignored` inside `../shared/tools/cgroup2-vm`, in the namespaces of a
+//! systemd it boots there (`.ci/systemd-vm`: pid 1 of a new pid+mount
+//! namespace on the VM's cgroup2 hierarchy, with the system bus). Each test
+//! first checks that it runs on such a host; everything is checked from
+//! outside: `systemctl show`, the cgroup files, /proc.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const MIB: i64 = 1024 * 1024;
+
+/// The emulated VM is slow.
+const SLOW: Duration = Duration::from_secs(60);
+
+fn assert_systemd() {
+    assert_cgroup2();
+    assert!(
+        Path::new("/run/systemd/system").is_dir(),
+        "not under systemd: run by .ci/cgroup2 through .ci/systemd-vm"
+    );
+}
+
+/// `systemctl show UNIT -p PROP --value`.
+fn show(unit: &str, prop: &str) -> String {
+    let o = host("systemctl", &["show", unit, "-p", prop, "--value"]);
+    assert!(o.success(), "{o}");
+    o.stdout.trim().to_string()
+}
+
+fn cg_dir(cgroup: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'))
+}
+
+fn read(cgroup: &str, file: &str) -> String {
+    let p = cg_dir(cgroup).join(file);
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// The cgroup of `pid` on the unified hierarchy ("0::/a/b").
+fn cgroup_of(pid: i32) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("no 0:: line: {s}"))
+        .to_string()
+}
+
+/// The unit is gone: stopped and unloaded (a transient unit is garbage
+/// collected once inactive), and its cgroup directory removed.
+fn assert_gone(unit: &str, cgroup: &str) {
+    wait_until(&format!("{unit} to be unloaded"), SLOW, || {
+        (show(unit, "LoadState") == "not-found").then_some(())
+    });
+    assert!(!cg_dir(cgroup).exists(), "{cgroup} left behind");
+}
+
+/// A bundle for the systemd driver: cgroupsPath in runc's systemd form.
+fn bundle(name: &str, cgroups_path: &str) -> Bundle {
+    Bundle::new(name)
+        .args(&["sleep", "300"])
+        .set("/linux/cgroupsPath", json!(cgroups_path))
+}
+
+#[test]
+#[ignore = "needs systemd on cgroup v2: run by .ci/cgroup2 inside the VM"]
+fn root_vm_systemd_create_update_delete() {
+    assert_systemd();
+    let rt = Runtime::new();
+    let b = bundle("sdlife", "")
+        .set("/linux/resources/memory/limit", json!(64 * MIB))
+        .set("/linux/resources/memory/swap", json!(96 * MIB))
+        .set(
+            "/linux/resources/cpu",
+            json!({"shares": 512, "quota": 25000, "period": 100000}),
+        )
+        .set("/linux/resources/pids/limit", json!(30));
+    // Empty cgroupsPath: system.slice:myrt:<id>.
+    let unit = format!("myrt-{}.scope", b.id);
+    let cgroup = format!("/system.slice/{unit}");
+    let c = rt.create(&b, &["--systemd-cgroup"]);
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    assert_eq!(show(&unit, "Delegate"), "yes");
+    assert_eq!(show(&unit, "Slice"), "system.slice");
+    assert_eq!(show(&unit, "ControlGroup"), cgroup);
+    assert_eq!(show(&unit, "MemoryMax"), (64 * MIB).to_string());
+    assert_eq!(show(&unit, "TasksMax"), "30");
+    assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "250ms");
+    assert_eq!(cgroup_of(c.pid()), cgroup);
+    // systemd's values, and what the files part wrote exactly.
+    assert_eq!(read(&cgroup, "memory.max"), (64 * MIB).to_string());
+    assert_eq!(read(&cgroup, "memory.swap.max"), (32 * MIB).to_string());
+    assert_eq!(read(&cgroup, "cpu.max"), "25000 100000");
+    assert_eq!(read(&cgroup, "cpu.weight"), "20");
+    assert_eq!(read(&cgroup, "pids.max"), "30");
+    c.start().ok();
+    // exec joins the scope's cgroup.
+    let o = c.exec(&[], &["cat", "/proc/self/cgroup"]);
+    assert!(o.success(), "{o}");
+
+    // update: unit properties and files.
+    c.cmd(&[
+        "update",
+        "--memory",
+        "48M",
+        "--memory-swap",
+        "80M",
+        "--pids-limit",
+        "40",
+        "--cpu-quota",
+        "50000",
+        &c.id,
+    ])
+    .ok();
+    assert_eq!(show(&unit, "MemoryMax"), (48 * MIB).to_string());
+    assert_eq!(show(&unit, "TasksMax"), "40");
+    assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "500ms");
+    assert_eq!(read(&cgroup, "memory.max"), (48 * MIB).to_string());
+    assert_eq!(read(&cgroup, "pids.max"), "40");
+    assert_eq!(read(&cgroup, "cpu.max"), "50000 100000");
+
+    c.kill("KILL").ok();
+    c.wait_exit_within(SLOW);
+    c.delete().ok();
+    assert_gone(&unit, &cgroup);
+    assert!(rt.try_state(&c.id).is_none());
+}
+
+#[test]
+#[ignore = "needs systemd on cgroup v2: run by .ci/cgroup2 inside the VM"]
+fn root_vm_systemd_nested_slice_and_prefix() {
+    assert_systemd();
+    let rt = Runtime::new();
+    let b = Bundle::new("sdnest").args(&["sleep", "300"]);
+    let id = b.id.clone();
+    let b = b.set(
+        "/linux/cgroupsPath",
+        json!(format!("myrttest-a.slice:pfx:{id}")),
+    );
+    let unit = format!("pfx-{id}.scope");
+    let cgroup = format!("/myrttest.slice/myrttest-a.slice/{unit}");
+    let c = rt.create(&b, &["--systemd-cgroup"]);
+    assert_eq!(show(&unit, "Slice"), "myrttest-a.slice");
+    assert_eq!(show(&unit, "ControlGroup"), cgroup);
+    assert_eq!(cgroup_of(c.pid()), cgroup);
+    // delete without --systemd-cgroup: the state knows the unit.
+    c.delete_force().ok();
+    assert_gone(&unit, &cgroup);
+}
+
+#[test]
+#[ignore = "needs systemd on cgroup v2: run by .ci/cgroup2 inside the VM"]
+fn root_vm_systemd_devices() {
+    assert_systemd();
+    let rt = Runtime::new();
+    // /dev/kmsg is a node of the container, and a rule denies it after.
+    let b = bundle("sddev", "")
+        .set(
+            "/linux/devices",
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
+                    "fileMode": 438, "uid": 0, "gid": 0}]),
+        )
+        .set(
+            "/linux/resources/devices",
+            json!([{"allow": false, "access": "rwm"},
+                   {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"}]),
+        );
+    let unit = format!("myrt-{}.scope", b.id);
+    let c = rt.create(&b, &["--systemd-cgroup"]);
+    assert_eq!(show(&unit, "DevicePolicy"), "strict");
+    let allow = show(&unit, "DeviceAllow");
+    assert!(allow.contains("/dev/char/1:3 rwm"), "{allow}");
+    // systemd only takes allow lists: the node's allow rule is there...
+    assert!(allow.contains("/dev/char/1:11 rwm"), "{allow}");
+    c.start().ok();
+    // ...but myrt's own filter is exact: the deny holds.
+    let o = c.exec(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo x > /dev/null && echo null-ok; echo x > /dev/kmsg || echo kmsg-denied",
+        ],
+    );
+    assert!(o.stdout.contains("null-ok"), "{o}");
+    assert!(o.stdout.contains("kmsg-denied"), "{o}");
+    assert!(o.stderr.contains("not permitted"), "{o}");
+}
+
+#[test]
+#[ignore = "needs systemd on cgroup v2: run by .ci/cgroup2 inside the VM"]
+fn root_vm_systemd_bad_slice_leaves_nothing() {
+    assert_systemd();
+    let rt = Runtime::new();
+    for (path, unit) in [
+        ("bad--name.slice:p:x", "p-x.scope"),
+        ("nodot:p:y", "p-y.scope"),
+        ("system.slice:p", ""),
+    ] {
+        let b = bundle("sdbad", path);
+        let c = rt.guard(&b);
+        let o = c.create(&b, &["--systemd-cgroup"]);
+        assert!(!o.success(), "{path}: {o}");
+        assert_myrt_error(&o.stderr, "create", &c.id, &["linux.cgroupsPath"]);
+        assert!(rt.try_state(&c.id).is_none(), "{path}: state left");
+        if !unit.is_empty() {
+            assert_eq!(show(unit, "LoadState"), "not-found", "{path}");
+        }
+    }
+    assert!(!Path::new("/sys/fs/cgroup/bad.slice").exists());
+}
+
+#[test]
+#[ignore = "needs systemd on cgroup v2: run by .ci/cgroup2 inside the VM"]
+fn root_vm_systemd_unit_in_use_is_refused() {
+    assert_systemd();
+    let rt = Runtime::new();
+    let b = Bundle::new("sdtwice").args(&["sleep", "300"]);
+    let path = format!("system.slice:twice:{}", b.id);
+    let b = b.set("/linux/cgroupsPath", json!(path));
+    let unit = format!("twice-{}.scope", b.id);
+    let c = rt.create(&b, &["--systemd-cgroup"]);
+    // A second container with the same unit is refused; the first is intact.
+    let c2 = rt.guard_id(&b, &format!("{}-2", b.id));
+    let o = c2.create(&b, &["--systemd-cgroup"]);
+    assert!(!o.success(), "{o}");
+    assert!(o.stderr.contains("exists"), "{o}");
+    assert_eq!(show(&unit, "ActiveState"), "active");
+    assert_eq!(cgroup_of(c.pid()), format!("/system.slice/{unit}"));
+    c.delete_force().ok();
+}
