@@ -675,61 +675,33 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
-    let n = match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ILL" => libc::SIGILL,
-        "TRAP" => libc::SIGTRAP,
-        "ABRT" | "IOT" => libc::SIGABRT,
-        "BUS" => libc::SIGBUS,
-        "FPE" => libc::SIGFPE,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "SEGV" => libc::SIGSEGV,
-        "USR2" => libc::SIGUSR2,
-        "PIPE" => libc::SIGPIPE,
-        "ALRM" => libc::SIGALRM,
-        "TERM" => libc::SIGTERM,
-        "STKFLT" => libc::SIGSTKFLT,
-        "CHLD" | "CLD" => libc::SIGCHLD,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "TSTP" => libc::SIGTSTP,
-        "TTIN" => libc::SIGTTIN,
-        "TTOU" => libc::SIGTTOU,
-        "URG" => libc::SIGURG,
-        "XCPU" => libc::SIGXCPU,
-        "XFSZ" => libc::SIGXFSZ,
-        "VTALRM" => libc::SIGVTALRM,
-        "PROF" => libc::SIGPROF,
-        "WINCH" => libc::SIGWINCH,
-        "IO" | "POLL" => libc::SIGIO,
-        "PWR" => libc::SIGPWR,
-        "SYS" => libc::SIGSYS,
-        _ => {
-            // RTMIN+k and RTMAX-k, within SIGRTMIN..=SIGRTMAX.
-            let (lo, hi) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-            let rt = if let Some(rest) = name.strip_prefix("RTMIN+") {
-                rest.parse::<i32>().ok().and_then(|k| lo.checked_add(k))
-            } else if let Some(rest) = name.strip_prefix("RTMAX-") {
-                rest.parse::<i32>().ok().and_then(|k| hi.checked_sub(k))
-            } else {
-                None
-            };
-            if let Some(n) = rt.filter(|n| (lo..=hi).contains(n)) {
-                return Ok(n);
-            }
-            if name == "RTMIN" {
-                return Ok(libc::SIGRTMIN());
-            }
-            if name == "RTMAX" {
-                return Ok(libc::SIGRTMAX());
-            }
-            return Err(msg(format!("invalid signal {s:?}")));
-        }
+    // The aliases nix's Signal does not parse.
+    let canonical = match name {
+        "IOT" => "ABRT",
+        "CLD" => "CHLD",
+        "POLL" => "IO",
+        other => other,
     };
-    Ok(n)
+    if let Ok(sig) = format!("SIG{canonical}").parse::<nix::sys::signal::Signal>() {
+        return Ok(sig as i32);
+    }
+    // RTMIN+k and RTMAX-k, within SIGRTMIN..=SIGRTMAX.
+    let (lo, hi) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let rt = if let Some(rest) = name.strip_prefix("RTMIN+") {
+        rest.parse::<i32>().ok().and_then(|k| lo.checked_add(k))
+    } else if let Some(rest) = name.strip_prefix("RTMAX-") {
+        rest.parse::<i32>().ok().and_then(|k| hi.checked_sub(k))
+    } else {
+        None
+    };
+    if let Some(n) = rt.filter(|n| (lo..=hi).contains(n)) {
+        return Ok(n);
+    }
+    match name {
+        "RTMIN" => Ok(lo),
+        "RTMAX" => Ok(hi),
+        _ => Err(msg(format!("invalid signal {s:?}"))),
+    }
 }
 
 /// Signal the init process through a pidfd checked against its start
@@ -1497,4 +1469,30 @@ pub fn features() -> String {
         }
     }))
     .expect("json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_signal;
+
+    #[test]
+    fn signal_names_numbers_and_aliases() {
+        assert_eq!(parse_signal("HUP").unwrap(), libc::SIGHUP);
+        assert_eq!(parse_signal("sigterm").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("IOT").unwrap(), libc::SIGABRT);
+        assert_eq!(parse_signal("SIGCLD").unwrap(), libc::SIGCHLD);
+        assert_eq!(parse_signal("poll").unwrap(), libc::SIGIO);
+        assert_eq!(parse_signal("PWR").unwrap(), libc::SIGPWR);
+        assert_eq!(parse_signal("STKFLT").unwrap(), libc::SIGSTKFLT);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("64").unwrap(), 64);
+        assert_eq!(parse_signal("RTMIN").unwrap(), libc::SIGRTMIN());
+        assert_eq!(parse_signal("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
+        assert_eq!(parse_signal("SIGRTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
+        assert_eq!(parse_signal("RTMAX").unwrap(), libc::SIGRTMAX());
+        for bad in ["0", "65", "FOO", "SIG", "RTMIN+100", "RTMAX-100", ""] {
+            assert!(parse_signal(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }
