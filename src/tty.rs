@@ -12,6 +12,7 @@ use std::path::Path;
 use oci_spec::runtime::Process;
 
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use nix::sys::termios::{self, SetArg, Termios};
 
 use crate::sys;
 
@@ -127,31 +128,29 @@ pub fn become_console(slave: &OwnedFd) -> sys::Result<()> {
     Ok(())
 }
 
-/// Puts a terminal in raw mode and restores it when dropped.
+/// Puts the terminal on stdin in raw mode and restores it when dropped.
 pub struct RawMode {
-    fd: RawFd,
-    saved: libc::termios,
+    saved: Termios,
 }
 
 impl RawMode {
-    pub fn enter(fd: RawFd) -> Option<RawMode> {
-        if unsafe { libc::isatty(fd) } != 1 {
+    /// `None` when stdin is not a terminal.
+    pub fn enter_stdin() -> Option<RawMode> {
+        let stdin = std::io::stdin();
+        if !std::io::IsTerminal::is_terminal(&stdin) {
             return None;
         }
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(fd, &mut t) } < 0 {
-            return None;
-        }
-        let saved = t;
-        unsafe { libc::cfmakeraw(&mut t) };
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
-        Some(RawMode { fd, saved })
+        let saved = termios::tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+        Some(RawMode { saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+        let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
     }
 }
 
@@ -271,7 +270,7 @@ pub fn exit_code(status: i32) -> i32 {
 /// Foreground supervision: forward signals to `pid`, relay the pty if any,
 /// reap children (we are a subreaper), and return `pid`'s exit code.
 pub fn supervise(pid: i32, sigfd: &OwnedFd, master: Option<OwnedFd>) -> i32 {
-    let _raw = master.as_ref().and_then(|_| RawMode::enter(0));
+    let _raw = master.as_ref().and_then(|_| RawMode::enter_stdin());
     if let Some(m) = &master {
         copy_size(0, m.as_raw_fd());
     }
