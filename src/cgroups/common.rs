@@ -1,8 +1,8 @@
 //! The [`Cgroup`] trait and what its back ends share: errors, the record of
 //! what a handle created ([`Owned`]), and the cgroupfs file helpers.
 //!
-//! This module imports nothing else of `cgroups`: the back ends ([`super::v1`],
-//! [`super::v2`]) and the controllers ([`super::resources`]) build on it.
+//! This module imports nothing else of `cgroups`: the controllers
+//! (`resources`) and the back ends ([`super::v1`], [`super::v2`]) build on it.
 
 use std::fs;
 use std::io::{self, Write};
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode as FileMode;
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
+
+use crate::mountinfo;
 
 /// Where cgroup file systems are mounted.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -361,78 +363,31 @@ impl Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 // ---------------------------------------------------------------------------
-// Conversions
+// Where a cgroup's files are
 
-/// runc's conversion of cgroup v1 `cpu.shares` [2, 262144] to v2 `cpu.weight` [1, 10000].
-/// 0 means "unset" and stays 0.
-pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 0;
-    }
-    let s = shares.clamp(2, 262_144);
-    1 + ((s - 2) * 9999) / 262_142
+/// A cgroup's directories on a v1 host: one per mounted controller hierarchy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct V1Dirs<'a> {
+    pub path: &'a str,
 }
 
-/// v1 `blkio.weight` [10, 1000] to v2 `io.weight` [1, 10000] (runc's formula).
-pub fn blkio_weight_to_io_weight(weight: u64) -> u64 {
-    if weight == 0 {
-        return 0;
+impl V1Dirs<'_> {
+    /// The directory of this cgroup in the hierarchy of `controller`, if mounted.
+    pub fn dir(&self, controller: &str) -> Option<PathBuf> {
+        mountinfo::host()
+            .hierarchy(controller)
+            .map(|h| join(&h.mountpoint, self.path))
     }
-    let w = weight.clamp(10, 1000);
-    1 + ((w - 10) * 9999) / 990
-}
 
-/// The value for v2 `memory.swap.max`. The spec's `memory.swap` is memory+swap
-/// (v1 semantics); v2 limits swap alone, so the value is `swap - limit`.
-/// `limit` is the memory limit in effect (-1 = unlimited). Returns `None` when
-/// nothing should be written (swap unset or 0).
-pub fn swap_to_v2(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>> {
-    const FIELD: &str = "linux.resources.memory.swap";
-    let swap = match swap {
-        None | Some(0) => return Ok(None),
-        Some(s) => s,
-    };
-    if swap == -1 {
-        return Ok(Some("max".into()));
-    }
-    if swap < -1 {
-        return Err(Error::invalid(FIELD, format!("invalid value {swap}")));
-    }
-    match limit {
-        None | Some(0) | Some(-1) => Err(Error::invalid(
-            FIELD,
-            format!(
-                "a swap limit ({swap}) needs a memory limit (linux.resources.memory.limit) on cgroup v2"
-            ),
-        )),
-        Some(l) if l < -1 => Err(Error::invalid(
-            "linux.resources.memory.limit",
-            format!("invalid value {l}"),
-        )),
-        Some(l) if swap < l => Err(Error::invalid(
-            FIELD,
-            format!("memory+swap limit ({swap}) must not be lower than the memory limit ({l})"),
-        )),
-        Some(l) => Ok(Some((swap - l).to_string())),
-    }
-}
-
-/// One line of `rdma.max`: "mlx4_0 hca_handle=2 hca_object=max".
-pub(crate) fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
-    let v = |x: Option<u32>| x.map_or_else(|| "max".to_string(), |n| n.to_string());
-    format!(
-        "{dev} hca_handle={} hca_object={}",
-        v(l.hca_handles()),
-        v(l.hca_objects())
-    )
-}
-
-/// `pids.max` content: a limit <= 0 means no limit.
-pub fn pids_max_value(limit: i64) -> String {
-    if limit <= 0 {
-        "max".into()
-    } else {
-        limit.to_string()
+    /// Like [`dir`](Self::dir), but an error naming `field` when the
+    /// controller is not mounted.
+    pub fn require(&self, controller: &str, field: &str) -> Result<PathBuf> {
+        self.dir(controller).ok_or_else(|| {
+            Error::unsupported(
+                field,
+                format!("the {controller} cgroup controller is not mounted on this host"),
+            )
+        })
     }
 }
 
@@ -451,6 +406,43 @@ pub(crate) fn write_file(field: &str, path: &Path, value: &str) -> Result<()> {
 
 pub(crate) fn read_file(field: &str, path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Error::io(field, "read", path, e))
+}
+
+/// Write a v2 cgroup file; a missing file means the controller is not enabled.
+pub(crate) fn write_v2(field: &str, path: &Path, value: &str) -> Result<()> {
+    write_file(field, path, value).map_err(|e| {
+        if e.errno() == Some(libc::ENOENT) && path.parent().is_some_and(Path::exists) {
+            let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+            let ctrl = file.split('.').next().unwrap_or(file);
+            Error::unsupported(
+                field,
+                format!(
+                    "{} does not exist (is the {ctrl} controller available to this cgroup?)",
+                    path.display()
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// A v2 limit value: -1 is "max", other negative values are invalid.
+pub(crate) fn v2_limit(field: &str, v: i64) -> Result<String> {
+    match v {
+        -1 => Ok("max".into()),
+        v if v < -1 => Err(Error::invalid(field, format!("invalid value {v}"))),
+        v => Ok(v.to_string()),
+    }
+}
+
+/// A v1 value in [`lo`, `hi`] mapped linearly onto a v2 weight in
+/// [1, 10000] (runc's formulas); 0 means unset and stays 0.
+pub(crate) fn v2_weight(v: u64, lo: u64, hi: u64) -> u64 {
+    if v == 0 {
+        return 0;
+    }
+    1 + ((v.clamp(lo, hi) - lo) * 9999) / (hi - lo)
 }
 
 /// Read a cgroup file; `None` when it cannot be read (stats are best effort).

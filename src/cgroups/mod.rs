@@ -8,23 +8,23 @@
 //!   `linux.resources` limits), `add_pid`, `freeze`, `kill_all`, `destroy`,
 //!   `stats`.
 //!
-//! Modules: `common` (the trait, errors, file helpers; imports no other
-//! module of `cgroups`), [`devices`] (the device rules), [`v1`] and [`v2`]
-//! (the back ends), this file (choosing a back end). No module imports one
-//! that imports it back.
+//! Modules, each importing only those before it: `common` (the trait,
+//! errors, file helpers), `resources` (one file per `linux.resources`
+//! section with its v1 and v2 conversion; `resources/devices` is the device
+//! policy, written as v1 lines or a v2 eBPF program), [`v1`] and [`v2`] (the
+//! back ends), this file (choosing a back end).
 //!
 //! v1 ([`v1`]): every mounted v1 controller hierarchy found in
 //! `/proc/self/mountinfo`, plus, on hybrid hosts, the cgroup2 mount at
 //! `/sys/fs/cgroup/unified` (the process is placed there too, as runc does).
-//! v2 ([`v2`]): one unified hierarchy; device rules become an eBPF program
-//! ([`devices`]).
+//! v2 ([`v2`]): one unified hierarchy; device rules become an eBPF program.
 //!
 //! Every error names the config field (`linux.resources.memory.limit`) or the
 //! cgroup file that failed, so a user can tell which setting the kernel refused.
 
 mod common;
 mod dbus;
-pub mod devices;
+mod resources;
 pub mod systemd;
 pub mod v1;
 pub mod v2;

@@ -15,9 +15,9 @@ use std::sync::Mutex;
 
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
-use super::common::{shares_to_weight, swap_to_v2};
 use super::dbus;
-use super::devices::{self, DevKind};
+use super::resources::devices::{self, DevKind};
+use super::resources::{cpu::shares_to_weight, memory::swap_to_v2};
 use super::{Cgroup, Error, Mode, Owned, Result, detect};
 
 const PATH_FIELD: &str = "linux.cgroupsPath";

@@ -3,7 +3,11 @@
 //! v2 ones inside `cgroup2-vm`). Root tests skip themselves when not root.
 
 use super::common::*;
-use super::devices::{self, DevKind, DeviceRule};
+use super::resources::devices::{self, DevKind, DeviceRule};
+use super::resources::{
+    blkio::blkio_weight_to_io_weight, cpu::shares_to_weight, memory::swap_to_v2,
+    pids::pids_max_value,
+};
 use super::*;
 use crate::mountinfo;
 use oci_spec::runtime::{
@@ -212,13 +216,13 @@ fn default_devices_follow_user_rules() {
 
 /// Every request against the reference semantics and the compiled program.
 fn check_program(rules: &[DeviceRule]) {
-    let prog = devices::program(rules);
+    let prog = devices::bpf::program(rules);
     for kind in [DevKind::Block, DevKind::Char] {
         for access in 1..=devices::ACC_ALL {
             for major in [0, 1, 4, 5, 8, 136, 200] {
                 for minor in [0, 1, 2, 3, 5, 9, 11, 77] {
                     let want = devices::allowed(rules, kind, access, major, minor);
-                    let got = devices::interpret(&prog, kind, access, major, minor);
+                    let got = devices::bpf::interpret(&prog, kind, access, major, minor);
                     assert_eq!(
                         got, want as u64,
                         "{kind:?} acc={access} {major}:{minor} rules={rules:?}"
@@ -263,92 +267,19 @@ fn bpf_program_matches_rules() {
     }
     // Spot checks of the common case: deny all, then the defaults.
     let rules = devices::rules_with_defaults(&[dev(false, A, None, None, "rwm")]).unwrap();
-    let p = devices::program(&rules);
+    let p = devices::bpf::program(&rules);
     let rw = devices::ACC_READ | devices::ACC_WRITE;
-    assert_eq!(devices::interpret(&p, DevKind::Char, rw, 1, 3), 1);
-    assert_eq!(devices::interpret(&p, DevKind::Char, rw, 136, 42), 1);
+    assert_eq!(devices::bpf::interpret(&p, DevKind::Char, rw, 1, 3), 1);
+    assert_eq!(devices::bpf::interpret(&p, DevKind::Char, rw, 136, 42), 1);
     assert_eq!(
-        devices::interpret(&p, DevKind::Char, devices::ACC_READ, 1, 11),
+        devices::bpf::interpret(&p, DevKind::Char, devices::ACC_READ, 1, 11),
         0
     );
     assert_eq!(
-        devices::interpret(&p, DevKind::Block, devices::ACC_MKNOD, 8, 0),
+        devices::bpf::interpret(&p, DevKind::Block, devices::ACC_MKNOD, 8, 0),
         1
     );
-    assert_eq!(devices::interpret(&p, DevKind::Block, rw, 8, 0), 0);
-}
-
-const HOST_MOUNTINFO: &str = "\
-22 1 0:21 / / rw,relatime - overlay overlay rw,lowerdir=/a
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:5 - cgroup cgroup rw,memory
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-42 31 0:39 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio
-43 31 0:40 / /sys/fs/cgroup/odd rw - cgroup cgroup rw,name=other
-44 22 0:32 / /mnt/mem\\040copy rw - cgroup cgroup rw,memory
-";
-
-#[test]
-fn mountinfo_hybrid() {
-    let m = mountinfo::parse(HOST_MOUNTINFO);
-    let mps: Vec<&str> =
-        m.v1.iter()
-            .map(|h| h.mountpoint.to_str().unwrap())
-            .collect();
-    assert_eq!(
-        mps,
-        [
-            "/sys/fs/cgroup/cpu",
-            "/sys/fs/cgroup/cpuacct",
-            "/sys/fs/cgroup/memory",
-            "/sys/fs/cgroup/systemd",
-            "/sys/fs/cgroup/net_cls,net_prio",
-        ]
-    );
-    assert_eq!(
-        m.hierarchy("net_prio").unwrap().controllers,
-        ["net_cls", "net_prio"]
-    );
-    assert_eq!(
-        m.hierarchy("name=systemd").unwrap().controllers,
-        ["name=systemd"]
-    );
-    assert!(m.hierarchy("pids").is_none());
-    assert_eq!(
-        m.unified.as_deref(),
-        Some(Path::new("/sys/fs/cgroup/unified"))
-    );
-}
-
-#[test]
-fn mountinfo_v2_and_escapes() {
-    let m = mountinfo::parse(
-        "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n\
-         50 23 0:26 / /tmp/a\\040b rw - cgroup2 cgroup2 rw\n\
-         51 23 0:45 / /tmp/x\\134y rw - cgroup cgroup rw,pids\n",
-    );
-    assert_eq!(m.unified.as_deref(), Some(Path::new("/sys/fs/cgroup")));
-    assert_eq!(m.v1[0].mountpoint, Path::new("/tmp/x\\y"));
-    let m = mountinfo::parse(
-        "50 23 0:26 / /tmp/a\\040b rw - cgroup2 cgroup2 rw\n\
-         51 23 0:45 / /tmp/p\\040q rw - cgroup cgroup rw,pids\n",
-    );
-    assert_eq!(m.unified, None);
-    assert_eq!(m.v1[0].mountpoint, Path::new("/tmp/p q"));
-    // The system's mount wins over an earlier private one.
-    let m = mountinfo::parse(
-        "51 23 0:45 / /tmp/p rw - cgroup cgroup rw,pids\n\
-         52 23 0:45 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
-    );
-    assert_eq!(m.v1.len(), 1);
-    assert_eq!(m.v1[0].mountpoint, Path::new("/sys/fs/cgroup/pids"));
-    assert_eq!(
-        mountinfo::parse("garbage\n\n"),
-        mountinfo::Mounts::default()
-    );
+    assert_eq!(devices::bpf::interpret(&p, DevKind::Block, rw, 8, 0), 0);
 }
 
 #[test]
@@ -919,6 +850,8 @@ fn root_vm_clone_into_cgroup() {
     // pause() and _exit(), which are async-signal-safe).
     let pid = crate::sys::clone3(0, Some(fd.as_raw_fd())).expect("clone3");
     if pid == 0 {
+        // SAFETY: the forked child calls only async-signal-safe functions
+        // and never returns into the test harness.
         unsafe {
             libc::pause();
             libc::_exit(0);
