@@ -143,3 +143,78 @@ pub fn host() -> &'static Mounts {
             .unwrap_or_default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST_MOUNTINFO: &str = "\
+22 1 0:21 / / rw,relatime - overlay overlay rw,lowerdir=/a
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:5 - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+42 31 0:39 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio
+43 31 0:40 / /sys/fs/cgroup/odd rw - cgroup cgroup rw,name=other
+44 22 0:32 / /mnt/mem\\040copy rw - cgroup cgroup rw,memory
+";
+
+    #[test]
+    fn mountinfo_hybrid() {
+        let m = parse(HOST_MOUNTINFO);
+        let mps: Vec<&str> =
+            m.v1.iter()
+                .map(|h| h.mountpoint.to_str().unwrap())
+                .collect();
+        assert_eq!(
+            mps,
+            [
+                "/sys/fs/cgroup/cpu",
+                "/sys/fs/cgroup/cpuacct",
+                "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/systemd",
+                "/sys/fs/cgroup/net_cls,net_prio",
+            ]
+        );
+        assert_eq!(
+            m.hierarchy("net_prio").unwrap().controllers,
+            ["net_cls", "net_prio"]
+        );
+        assert_eq!(
+            m.hierarchy("name=systemd").unwrap().controllers,
+            ["name=systemd"]
+        );
+        assert!(m.hierarchy("pids").is_none());
+        assert_eq!(
+            m.unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
+    }
+
+    #[test]
+    fn mountinfo_v2_and_escapes() {
+        let m = parse(
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n\
+             50 23 0:26 / /tmp/a\\040b rw - cgroup2 cgroup2 rw\n\
+             51 23 0:45 / /tmp/x\\134y rw - cgroup cgroup rw,pids\n",
+        );
+        assert_eq!(m.unified.as_deref(), Some(Path::new("/sys/fs/cgroup")));
+        assert_eq!(m.v1[0].mountpoint, Path::new("/tmp/x\\y"));
+        let m = parse(
+            "50 23 0:26 / /tmp/a\\040b rw - cgroup2 cgroup2 rw\n\
+             51 23 0:45 / /tmp/p\\040q rw - cgroup cgroup rw,pids\n",
+        );
+        assert_eq!(m.unified, None);
+        assert_eq!(m.v1[0].mountpoint, Path::new("/tmp/p q"));
+        // The system's mount wins over an earlier private one.
+        let m = parse(
+            "51 23 0:45 / /tmp/p rw - cgroup cgroup rw,pids\n\
+             52 23 0:45 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
+        );
+        assert_eq!(m.v1.len(), 1);
+        assert_eq!(m.v1[0].mountpoint, Path::new("/sys/fs/cgroup/pids"));
+        assert_eq!(parse("garbage\n\n"), Mounts::default());
+    }
+}
