@@ -342,8 +342,7 @@ const STAGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// (checked, its console socket connected) and the overlay root (decided;
 /// its directories are made later, by [`InitConfig::make_overlay_dirs`]).
 pub struct InitConfig {
-    seccomp: Option<seccomp::Program>,
-    terminal: tty::Terminal,
+    common: ProcessConfig,
     overlay: Option<OverlayRoot>,
 }
 
@@ -358,12 +357,11 @@ impl InitConfig {
         foreground: bool,
     ) -> Result<InitConfig> {
         let linux = spec.linux().as_ref().expect("validated: linux present");
-        let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+        let seccomp = compile_seccomp(linux)?;
         let terminal = tty::Terminal::for_init(process_of(spec), console_socket, foreground)?;
         let overlay = OverlayRoot::of(spec, rootfs, state_dir)?;
         Ok(InitConfig {
-            seccomp,
-            terminal,
+            common: ProcessConfig::new(linux, seccomp, terminal),
             overlay,
         })
     }
@@ -433,15 +431,8 @@ impl OverlayRoot {
 }
 
 /// What an exec'd process needs from the config besides the process, made
-/// before it is started: the `linux` fields that apply to every process,
-/// the seccomp filter (compiled once, in the parent) and the terminal
-/// (checked, its console socket connected).
-pub struct ExecConfig {
-    seccomp: Option<seccomp::Program>,
-    terminal: tty::Terminal,
-    personality: Option<oci_spec::runtime::LinuxPersonality>,
-    memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
-}
+/// before it is started (see [`ProcessConfig`]).
+pub struct ExecConfig(ProcessConfig);
 
 impl ExecConfig {
     /// `detach`: `exec -d` (no foreground relay).
@@ -451,14 +442,58 @@ impl ExecConfig {
         console_socket: Option<&Path>,
         detach: bool,
     ) -> Result<ExecConfig> {
-        let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+        let seccomp = compile_seccomp(linux)?;
         let terminal = tty::Terminal::for_exec(p, console_socket, detach)?;
-        Ok(ExecConfig {
+        Ok(ExecConfig(ProcessConfig::new(linux, seccomp, terminal)))
+    }
+}
+
+/// `linux.seccomp`, compiled once, in the parent.
+fn compile_seccomp(linux: &oci_spec::runtime::Linux) -> Result<Option<seccomp::Program>> {
+    Ok(linux.seccomp().as_ref().map(seccomp::compile).transpose()?)
+}
+
+/// What every container process (the init, an exec'd one) takes from the
+/// config besides `process`: the seccomp filter, the terminal (checked,
+/// its console socket connected) and the `linux` fields that apply to
+/// every process.
+struct ProcessConfig {
+    seccomp: Option<seccomp::Program>,
+    terminal: tty::Terminal,
+    personality: Option<oci_spec::runtime::LinuxPersonality>,
+    memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+}
+
+impl ProcessConfig {
+    fn new(
+        linux: &oci_spec::runtime::Linux,
+        seccomp: Option<seccomp::Program>,
+        terminal: tty::Terminal,
+    ) -> Self {
+        ProcessConfig {
             seccomp,
             terminal,
             personality: linux.personality().clone(),
             memory_policy: linux.memory_policy().clone(),
-        })
+        }
+    }
+
+    /// What `become_process` applies to `process`.
+    fn setup<'a>(
+        &'a self,
+        process: &'a Process,
+        caps: &'a Caps,
+        preserve_fds: u32,
+    ) -> ProcessSetup<'a> {
+        ProcessSetup {
+            process,
+            personality: self.personality.as_ref(),
+            memory_policy: self.memory_policy.as_ref(),
+            caps,
+            seccomp: self.seccomp.as_ref(),
+            preserve_fds,
+            sys: LINUX,
+        }
     }
 }
 
@@ -772,7 +807,11 @@ fn drive_init(
     // createContainer hooks run in the child during the next stage.
     let t =
         STAGE_TIMEOUT + hooks::total_timeout(a.spec.hooks().as_ref(), hooks::Kind::CreateContainer);
-    fds.listener = listener_of(a.config.seccomp.as_ref(), pid, parent.hook_state(pid));
+    fds.listener = listener_of(
+        a.config.common.seccomp.as_ref(),
+        pid,
+        parent.hook_state(pid),
+    );
     ch.expect_fds(
         Some(READY),
         Some(t),
@@ -949,17 +988,8 @@ fn init_child(
     if !a.no_new_keyring {
         security::new_session_keyring(a.id);
     }
-    let linux = a.spec.linux().as_ref();
     let execve = become_process(
-        &ProcessSetup {
-            process: p,
-            personality: linux.and_then(|l| l.personality().as_ref()),
-            memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
-            caps,
-            seccomp: a.config.seccomp.as_ref(),
-            preserve_fds: a.preserve_fds,
-            sys: LINUX,
-        },
+        &a.config.common.setup(p, caps, a.preserve_fds),
         cwd,
         ch,
         &host_proc,
@@ -977,7 +1007,7 @@ fn init_child(
     // `start` waits for it to close, and a failed execve is reported to it
     // as "2<error>" before the FIFO closes.
     report.write(b"0");
-    let Err(ChildError(e)) = exec(LINUX, a.config.seccomp.as_ref(), &execve);
+    let Err(ChildError(e)) = exec(LINUX, a.config.common.seccomp.as_ref(), &execve);
     report.write(format!("2{e}").as_bytes());
     fail_after_start(&e)
 }
@@ -1086,11 +1116,11 @@ fn set_up_terminal(
     root: &rootfs::Root,
     ch: &Channel,
 ) -> ChildResult<Option<OwnedFd>> {
-    if !a.config.terminal.wanted() {
+    if !a.config.common.terminal.wanted() {
         return Ok(None);
     }
     let master = rootfs::open_ptmx(root).map_err(|e| format!("process.terminal: {e}"))?;
-    let peer = hand_out_pty(&a.config.terminal, &master, ch)?;
+    let peer = hand_out_pty(&a.config.common.terminal, &master, ch)?;
     rootfs::bind_console(root, &peer)
         .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
     Ok(Some(peer))
@@ -1585,7 +1615,7 @@ fn drive_exec(
     }
     let mut fds = ReceivedFds {
         pty_master: None,
-        listener: listener_of(a.config.seccomp.as_ref(), *pid, a.state_json.clone()),
+        listener: listener_of(a.config.0.seccomp.as_ref(), *pid, a.state_json.clone()),
     };
     // Until EOF: the close-on-exec channel closed, execve succeeded.
     ch.expect_fds(None, Some(STAGE_TIMEOUT), "exec", &mut fds)?;
@@ -1618,30 +1648,17 @@ fn exec_child(
         chroot_into(root)?;
     }
     start_session()?;
-    if a.config.terminal.wanted() {
+    if a.config.0.terminal.wanted() {
         let master = sys::open(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
             .map_err(|e| format!("process.terminal: {e}"))?;
-        let peer = hand_out_pty(&a.config.terminal, &master, ch)?;
+        let peer = hand_out_pty(&a.config.0.terminal, &master, ch)?;
         tty::become_console(&peer)?;
     }
     let cwd = open_cwd(p.cwd())?;
-    let execve = become_process(
-        &ProcessSetup {
-            process: p,
-            personality: a.config.personality.as_ref(),
-            memory_policy: a.config.memory_policy.as_ref(),
-            caps,
-            seccomp: a.config.seccomp.as_ref(),
-            preserve_fds: a.preserve_fds,
-            sys: LINUX,
-        },
-        cwd,
-        ch,
-        proc,
-    )?;
+    let execve = become_process(&a.config.0.setup(p, caps, a.preserve_fds), cwd, ch, proc)?;
     // A detached exec outlives us.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG");
-    exec(LINUX, a.config.seccomp.as_ref(), &execve)
+    exec(LINUX, a.config.0.seccomp.as_ref(), &execve)
 }
 
 /// Join the container's namespaces through its init's pidfd: all but the
