@@ -569,9 +569,11 @@ fn start_inner(dir: &ContainerDir, st: &State) -> Result<()> {
             events: libc::POLLIN,
             revents: 0,
         };
+        // SAFETY: poll reads and writes one pollfd on this stack frame.
         let r = unsafe { libc::poll(&mut pfd, 1, 100) };
         if r > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
             let mut b = [0u8; 4096];
+            // SAFETY: read writes at most b.len() bytes into `b`.
             let n = unsafe {
                 libc::read(
                     fifo.as_raw_fd(),
@@ -1356,7 +1358,10 @@ pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
         return Err(msg(format!("{} exists; remove it first", path.display())));
     }
     let mut s = if rootless {
-        Spec::rootless(unsafe { libc::geteuid() }, unsafe { libc::getegid() })
+        Spec::rootless(
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
     } else {
         Spec::default()
     };

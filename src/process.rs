@@ -1704,12 +1704,13 @@ fn chroot_into(root: &OwnedFd) -> ChildResult<()> {
 /// setresgid/setresuid(0) after entering a user namespace; a failure (no
 /// mapping for 0) is an error, never a process left with the host's ids.
 fn become_userns_root() -> std::result::Result<(), String> {
-    if unsafe { libc::setresgid(0, 0, 0) } < 0 {
-        return Err(format!("linux.gidMappings: {}", sys::last("setresgid 0")));
-    }
-    if unsafe { libc::setresuid(0, 0, 0) } < 0 {
-        return Err(format!("linux.uidMappings: {}", sys::last("setresuid 0")));
-    }
+    use nix::unistd::{Gid, Uid, setresgid, setresuid};
+    let root_gid = Gid::from_raw(0);
+    setresgid(root_gid, root_gid, root_gid)
+        .map_err(|e| format!("linux.gidMappings: {}", sys::errno("setresgid 0", e as i32)))?;
+    let root_uid = Uid::from_raw(0);
+    setresuid(root_uid, root_uid, root_uid)
+        .map_err(|e| format!("linux.uidMappings: {}", sys::errno("setresuid 0", e as i32)))?;
     Ok(())
 }
 

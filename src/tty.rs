@@ -67,6 +67,8 @@ pub fn recv_fd(sock: RawFd) -> sys::Result<Option<(OwnedFd, Vec<u8>)>> {
     {
         if let ControlMessageOwned::ScmRights(fds) = c {
             for fd in fds {
+                // SAFETY: SCM_RIGHTS installed `fd` in this process just now;
+                // nothing else holds it, so this OwnedFd is its only owner.
                 let owned = unsafe { OwnedFd::from_raw_fd(fd) };
                 if got.is_none() {
                     got = Some(owned);
@@ -80,9 +82,12 @@ pub fn recv_fd(sock: RawFd) -> sys::Result<Option<(OwnedFd, Vec<u8>)>> {
 /// Unlock a pty master and open its peer (the slave) without a path lookup.
 pub fn open_peer(master: &OwnedFd) -> sys::Result<OwnedFd> {
     let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one c_int through the pointer, which lives
+    // on this stack frame for the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
         return Err(sys::last("unlock pty"));
     }
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
     let fd = unsafe {
         libc::ioctl(
             master.as_raw_fd(),
@@ -93,9 +98,11 @@ pub fn open_peer(master: &OwnedFd) -> sys::Result<OwnedFd> {
     if fd < 0 {
         return Err(sys::last("open pty peer"));
     }
+    // SAFETY: the ioctl returned a fresh fd that only we hold.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Set the window size of the terminal `fd` (best effort, as runc).
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
     let ws = libc::winsize {
         ws_row: rows,
@@ -103,13 +110,23 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
+    // SAFETY: TIOCSWINSZ reads one winsize through the pointer, which lives
+    // on this stack frame for the call.
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
 /// Copy the window size of `from` to `to` (SIGWINCH handling).
 pub fn copy_size(from: RawFd, to: RawFd) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize and TIOCSWINSZ reads one, both
+    // through a pointer to `ws`, which lives on this stack frame.
     if unsafe { libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        // SAFETY: as above.
         unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
     }
 }
@@ -118,10 +135,13 @@ pub fn copy_size(from: RawFd, to: RawFd) {
 /// must be a session leader).
 pub fn become_console(slave: &OwnedFd) -> sys::Result<()> {
     for target in 0..3 {
+        // SAFETY: dup2 replaces stdio 0..2 of this process with the pty peer
+        // on purpose; no Rust object owns fds 0..2 here.
         if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
             return Err(sys::last("dup2 pty"));
         }
     }
+    // SAFETY: TIOCSCTTY takes an int by value (0: do not steal).
     if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
         return Err(sys::last("set controlling terminal"));
     }
