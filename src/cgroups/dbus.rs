@@ -17,8 +17,26 @@ use zbus::message::Type as MsgType;
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::{MatchRule, Message};
 
-use super::systemd::{Prop, Props};
-use super::{Error, Result};
+use super::common::{Error, Result};
+
+/// A unit property value, in the D-Bus types systemd expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prop {
+    /// `b`
+    Bool(bool),
+    /// `s`
+    Str(String),
+    /// `t`
+    U64(u64),
+    /// `au`
+    U32s(Vec<u32>),
+    /// `ay`
+    Bytes(Vec<u8>),
+    /// `a(ss)`
+    Pairs(Vec<(String, String)>),
+}
+
+pub type Props = Vec<(&'static str, Prop)>;
 
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";

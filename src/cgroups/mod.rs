@@ -12,7 +12,9 @@
 //! errors, file helpers), `resources` (one file per `linux.resources`
 //! section with its v1 and v2 conversion; `resources/devices` is the device
 //! policy, written as v1 lines or a v2 eBPF program), [`v1`] and [`v2`] (the
-//! back ends), this file (choosing a back end).
+//! back ends), `fs` (choosing the cgroupfs back end of the host), [`systemd`]
+//! (the systemd driver over `dbus`, writing files through `fs`), this file
+//! (resolving `linux.cgroupsPath`).
 //!
 //! v1 ([`v1`]): every mounted v1 controller hierarchy found in
 //! `/proc/self/mountinfo`, plus, on hybrid hosts, the cgroup2 mount at
@@ -24,37 +26,18 @@
 
 mod common;
 mod dbus;
+mod fs;
 mod resources;
 pub mod systemd;
 pub mod v1;
 pub mod v2;
-
-use std::sync::OnceLock;
 
 use common::PATH_FIELD;
 pub use common::{
     CGROUP_ROOT, Cgroup, DEFAULT_PARENT, Error, OsError, Owned, Result, devices_enforced,
     remove_dirs,
 };
-
-/// The cgroup layout of the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Legacy or hybrid: one hierarchy per controller (plus maybe `unified`).
-    V1,
-    /// Unified: one cgroup2 hierarchy at `/sys/fs/cgroup`.
-    V2,
-}
-
-/// The host's cgroup mode: `statfs("/sys/fs/cgroup")` is `CGROUP2_SUPER_MAGIC`
-/// means v2, anything else v1 (hybrid included). Computed once per process.
-pub fn detect() -> Mode {
-    static MODE: OnceLock<Mode> = OnceLock::new();
-    *MODE.get_or_init(|| match nix::sys::statfs::statfs(CGROUP_ROOT) {
-        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => Mode::V2,
-        _ => Mode::V1,
-    })
-}
+pub use fs::{Mode, detect, open, open_with};
 
 /// cgroupsPath resolution: absolute -> as is (from the hierarchy root);
 /// relative "a/b" -> "/myrt/a/b"; None or "" -> "/myrt/<id>"; ".."
@@ -97,20 +80,6 @@ pub fn resolve_path(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Resu
         ));
     }
     Ok(format!("/{}", parts.join("/")))
-}
-
-/// A handle for the cgroup at `path` (the result of [`resolve_path`]) that
-/// owns nothing: to look at it, pause it, signal it or update its limits.
-pub fn open(path: &str) -> Box<dyn Cgroup> {
-    open_with(Owned::new(path))
-}
-
-/// A handle for `owned.path()` on this host's back end (by [`detect`]).
-pub fn open_with(owned: Owned) -> Box<dyn Cgroup> {
-    match detect() {
-        Mode::V1 => Box::new(v1::V1::new(owned)),
-        Mode::V2 => Box::new(v2::V2::new(owned)),
-    }
 }
 
 #[cfg(test)]

@@ -9,16 +9,18 @@
 //! same set runc translates. What systemd does not manage is written to the
 //! cgroup files afterwards by the cgroupfs back end of the host.
 
+use std::cell::{RefCell, RefMut};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
+use super::common::{Cgroup, Error, Owned, Result};
 use super::dbus;
+pub use super::dbus::{Prop, Props};
+use super::fs::{Mode, detect};
 use super::resources::devices::{self, DevKind};
 use super::resources::{cpu::shares_to_weight, memory::swap_to_v2};
-use super::{Cgroup, Error, Mode, Owned, Result, detect};
 
 const PATH_FIELD: &str = "linux.cgroupsPath";
 
@@ -148,25 +150,6 @@ pub fn expand_slice(slice: &str) -> Result<String> {
     out.push_str(slice);
     Ok(out)
 }
-
-/// A unit property value, in the D-Bus types systemd expects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prop {
-    /// `b`
-    Bool(bool),
-    /// `s`
-    Str(String),
-    /// `t`
-    U64(u64),
-    /// `au`
-    U32s(Vec<u32>),
-    /// `ay`
-    Bytes(Vec<u8>),
-    /// `a(ss)`
-    Pairs(Vec<(String, String)>),
-}
-
-pub type Props = Vec<(&'static str, Prop)>;
 
 /// The properties of a new scope: placement, delegation, accounting (runc
 /// always turns every controller's accounting on), then the resources.
@@ -510,7 +493,7 @@ pub struct Systemd {
     unit: String,
     slice: String,
     id: String,
-    state: Mutex<ScopeState>,
+    state: RefCell<ScopeState>,
 }
 
 #[derive(Default)]
@@ -529,30 +512,32 @@ impl Systemd {
     /// unit's cgroup (`path.cgroup`).
     pub fn new(owned: Owned, path: &UnitPath, id: &str) -> Systemd {
         Systemd {
-            fs: super::open_with(owned),
+            fs: super::fs::open_with(owned),
             unit: path.unit.clone(),
             slice: path.slice.clone(),
             id: id.to_string(),
-            state: Mutex::default(),
+            state: RefCell::default(),
         }
     }
 
     /// The unit `unit` of an existing container (`update`, `delete`).
     pub fn existing(owned: Owned, unit: &str) -> Systemd {
         Systemd {
-            fs: super::open_with(owned),
+            fs: super::fs::open_with(owned),
             unit: unit.to_string(),
             slice: String::new(),
             id: String::new(),
-            state: Mutex::new(ScopeState {
+            state: RefCell::new(ScopeState {
                 started: true,
                 ..ScopeState::default()
             }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ScopeState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The unit's state; held only inside one method, never across a call
+    /// into another one (the handle is used from one thread).
+    fn lock(&self) -> RefMut<'_, ScopeState> {
+        self.state.borrow_mut()
     }
 
     fn started(&self) -> bool {
