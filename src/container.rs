@@ -19,7 +19,7 @@ use crate::tty;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
-    Msg(String),
+    Failure(String),
     #[error(transparent)]
     Spec(#[from] spec::Error),
     #[error(transparent)]
@@ -38,8 +38,9 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn msg(s: impl Into<String>) -> Error {
-    Error::Msg(s.into())
+/// An error found by the lifecycle itself (not by a module below it).
+fn failure(s: impl Into<String>) -> Error {
+    Error::Failure(s.into())
 }
 
 /// Options every command shares.
@@ -60,7 +61,7 @@ pub struct CreateOpts {
 }
 
 fn check_id(id: &str) -> Result<()> {
-    spec::validate_id(id).map_err(Error::Msg)
+    spec::validate_id(id).map_err(Error::Failure)
 }
 
 /// `--preserve-fds N`: fds 3..3+N must be fd numbers (an int), and ones a
@@ -68,7 +69,7 @@ fn check_id(id: &str) -> Result<()> {
 /// only for N above 1024, so the usual values cost nothing).
 fn check_preserve_fds(n: u32) -> Result<()> {
     if n > i32::MAX as u32 - 3 {
-        return Err(msg(format!(
+        return Err(failure(format!(
             "--preserve-fds: {n} is too large (at most {})",
             i32::MAX - 3
         )));
@@ -79,7 +80,7 @@ fn check_preserve_fds(n: u32) -> Result<()> {
             .and_then(|s| s.trim().parse::<u64>().ok())
         && u64::from(n) + 3 > max
     {
-        return Err(msg(format!(
+        return Err(failure(format!(
             "--preserve-fds: {n} is too large: fd numbers stop below fs.nr_open ({max}), \
              so at most {} fds can be passed",
             max.saturating_sub(3)
@@ -118,7 +119,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         std::env::current_dir().unwrap_or_default().join(path)
     };
     sys::write_atomic(&path, pid.to_string().as_bytes(), 0o644)
-        .map_err(|e| msg(format!("--pid-file: {e}")))
+        .map_err(|e| failure(format!("--pid-file: {e}")))
 }
 
 /// Records the init's pid and runs prestart/createRuntime hooks for
@@ -232,20 +233,20 @@ fn load_for_create(
     check_preserve_fds(o.preserve_fds)?;
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let bundle = std::fs::canonicalize(&bundle)
-        .map_err(|e| msg(format!("--bundle {}: {e}", bundle.display())))?;
+        .map_err(|e| failure(format!("--bundle {}: {e}", bundle.display())))?;
     let spec = spec::load(&bundle)?;
     spec::validate(&spec, &bundle)?;
-    crate::rootless::check(&spec).map_err(Error::Msg)?;
+    crate::rootless::check(&spec).map_err(Error::Failure)?;
     let linux = spec.linux().as_ref().expect("validated");
     if g.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
-        return Err(msg(
+        return Err(failure(
             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)",
         ));
     }
     let cgroups_path = linux.cgroups_path().as_ref().and_then(|p| p.to_str());
     let unit = if g.systemd_cgroup {
         if crate::rootless::active() {
-            return Err(msg(
+            return Err(failure(
                 "--systemd-cgroup: not supported rootless (no systemd --user driver); leave it out",
             ));
         }
@@ -475,10 +476,13 @@ fn skip_cgroup(id: &str, linux: &oci_spec::runtime::Linux, cgroup: &dyn Cgroup) 
         denied.display()
     );
     if let Some(p) = linux.cgroups_path() {
-        return Err(msg(format!("linux.cgroupsPath: {}: {why}", p.display())));
+        return Err(failure(format!(
+            "linux.cgroupsPath: {}: {why}",
+            p.display()
+        )));
     }
     if let Some(f) = linux.resources().as_ref().and_then(requested_limit) {
-        return Err(msg(format!(
+        return Err(failure(format!(
             "linux.resources.{f}: the limit cannot be applied: {why}, or remove the limit"
         )));
     }
@@ -527,7 +531,7 @@ fn explain_oom(cgroup: &dyn Cgroup, linux: &oci_spec::runtime::Linux, e: Error) 
             let peak = peak
                 .map(|p| format!(", peak usage {p} bytes"))
                 .unwrap_or_default();
-            msg(format!(
+            failure(format!(
                 "linux.resources.memory.limit: {limit} bytes is below the memory the container \
                  needs to start: the kernel's OOM killer killed its process during set-up \
                  (memory usage over the limit{peak}; {e})"
@@ -545,7 +549,7 @@ fn start_inner(dir: &ContainerDir, st: &State) -> Result<()> {
     match status_of(dir, st) {
         Status::Created => {}
         s => {
-            return Err(msg(format!(
+            return Err(failure(format!(
                 "cannot start a container that is {s} (only a created container can be started)"
             )));
         }
@@ -591,28 +595,32 @@ fn start_inner(dir: &ContainerDir, st: &State) -> Result<()> {
         }
         if got.is_empty() && !st.alive() {
             let _ = std::fs::remove_file(dir.fifo());
-            return Err(msg("the container process exited before it was started"));
+            return Err(failure(
+                "the container process exited before it was started",
+            ));
         }
         if Instant::now() > deadline {
-            return Err(msg("timed out waiting for the container process to start"));
+            return Err(failure(
+                "timed out waiting for the container process to start",
+            ));
         }
     }
     crate::fault::point("fifo read");
     match got.first() {
         Some(b'0') if got.get(1) == Some(&b'2') => {
             let _ = std::fs::remove_file(dir.fifo());
-            return Err(msg(String::from_utf8_lossy(&got[2..]).into_owned()));
+            return Err(failure(String::from_utf8_lossy(&got[2..]).into_owned()));
         }
         Some(b'0') => {
             if let Some(e) = killed_at_exec(st.pid) {
                 let _ = std::fs::remove_file(dir.fifo());
-                return Err(msg(e));
+                return Err(failure(e));
             }
         }
         _ => {
             let _ = std::fs::remove_file(dir.fifo());
             let _ = signal_init(st, libc::SIGKILL);
-            return Err(msg(String::from_utf8_lossy(&got[1..]).into_owned()));
+            return Err(failure(String::from_utf8_lossy(&got[1..]).into_owned()));
         }
     }
     let _ = std::fs::remove_file(dir.fifo());
@@ -652,8 +660,9 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
 }
 
 fn load_config(dir: &ContainerDir) -> Result<Spec> {
-    let data = std::fs::read(dir.config()).map_err(|e| msg(format!("read saved config: {e}")))?;
-    serde_json::from_slice(&data).map_err(|e| msg(format!("saved config: {e}")))
+    let data =
+        std::fs::read(dir.config()).map_err(|e| failure(format!("read saved config: {e}")))?;
+    serde_json::from_slice(&data).map_err(|e| failure(format!("saved config: {e}")))
 }
 
 /// `state`: the runtime-spec state JSON, pretty-printed like runc. Takes no
@@ -673,7 +682,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         if (1..=64).contains(&n) {
             return Ok(n);
         }
-        return Err(msg(format!("invalid signal {s:?}")));
+        return Err(failure(format!("invalid signal {s:?}")));
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
@@ -702,7 +711,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     match name {
         "RTMIN" => Ok(lo),
         "RTMAX" => Ok(hi),
-        _ => Err(msg(format!("invalid signal {s:?}"))),
+        _ => Err(failure(format!("invalid signal {s:?}"))),
     }
 }
 
@@ -712,12 +721,12 @@ fn signal_init(st: &State, sig: i32) -> Result<()> {
     let fd = match sys::pidfd_open(st.pid) {
         Ok(fd) => fd,
         Err(e) if e.source.raw_os_error() == Some(libc::ESRCH) => {
-            return Err(msg("container not running"));
+            return Err(failure("container not running"));
         }
         Err(e) => return Err(e.into()),
     };
     if !st.alive() {
-        return Err(msg("container not running"));
+        return Err(failure("container not running"));
     }
     sys::pidfd_send_signal(&fd, sig)?;
     Ok(())
@@ -731,7 +740,7 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
     let st = dir.load()?;
     let status = status_of(&dir, &st);
     if status == Status::Stopped && !all {
-        return Err(msg("container not running"));
+        return Err(failure("container not running"));
     }
     if all && st.no_cgroup {
         // No cgroup: "all" is the container's pid namespace.
@@ -767,7 +776,7 @@ fn wait_dead(st: &State, timeout: Duration) -> bool {
 /// The cgroup of a container that has one, for `op` (which needs it).
 fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
     if st.no_cgroup {
-        return Err(msg(format!(
+        return Err(failure(format!(
             "{op} needs the container's cgroup, and it has none (created rootless without write access to cgroups)"
         )));
     }
@@ -790,7 +799,7 @@ fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
 fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
     use std::os::unix::fs::MetadataExt;
     if !st.own_pid_ns {
-        return Err(msg(
+        return Err(failure(
             "the container has no cgroup (rootless) and no pid namespace of its own: its processes cannot be told apart",
         ));
     }
@@ -802,7 +811,7 @@ fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
     let want = ns(st.pid).ok();
     let mut parent = BTreeMap::new();
     for e in std::fs::read_dir("/proc")
-        .map_err(|e| msg(format!("read /proc: {e}")))?
+        .map_err(|e| failure(format!("read /proc: {e}")))?
         .flatten()
     {
         if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok())
@@ -891,7 +900,7 @@ fn destroy_cgroup(st: &State) -> Result<()> {
         .filter(|d| d.ends_with(st.cgroup_path.trim_start_matches('/')))
         .collect();
     if !leaf_left.is_empty() {
-        return Err(msg(format!(
+        return Err(failure(format!(
             "cgroup {} is still in use ({}); the container's record is kept",
             st.cgroup_path,
             leaf_left[0].display()
@@ -933,7 +942,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
             // temporary name.
             let left = state::sweep(&g.root, id);
             if let Some(l) = left.first() {
-                return Err(msg(format!("cannot remove {}", l.display())));
+                return Err(failure(format!("cannot remove {}", l.display())));
             }
             return Ok(());
         }
@@ -960,11 +969,11 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
             let _ = signal_init(&st, libc::SIGKILL);
             crate::fault::point("init killed");
             if !wait_dead(&st, Duration::from_secs(10)) {
-                return Err(msg("container did not die after SIGKILL"));
+                return Err(failure("container did not die after SIGKILL"));
             }
         }
         s => {
-            return Err(msg(format!(
+            return Err(failure(format!(
                 "cannot delete container {id} that is not stopped: {s}"
             )));
         }
@@ -1051,13 +1060,13 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
     }
     let mut p = spec.process().clone().unwrap_or_default();
     if o.args.is_empty() {
-        return Err(msg("exec: no command given (args or --process)"));
+        return Err(failure("exec: no command given (args or --process)"));
     }
     p.set_args(Some(o.args.clone()));
     let mut env = p.env().clone().unwrap_or_default();
     for (i, e) in o.env.iter().enumerate() {
         if !e.contains('=') {
-            return Err(msg(format!("--env[{i}]: {e:?} is not KEY=VALUE")));
+            return Err(failure(format!("--env[{i}]: {e:?} is not KEY=VALUE")));
         }
     }
     merge_env(&mut env, &o.env);
@@ -1073,11 +1082,11 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
         };
         let uid: u32 = uid
             .parse()
-            .map_err(|_| msg(format!("--user {u:?}: not UID[:GID]")))?;
+            .map_err(|_| failure(format!("--user {u:?}: not UID[:GID]")))?;
         let gid: u32 = match gid {
             Some(g) => g
                 .parse()
-                .map_err(|_| msg(format!("--user {u:?}: not UID[:GID]")))?,
+                .map_err(|_| failure(format!("--user {u:?}: not UID[:GID]")))?,
             None => 0,
         };
         let user = p.user_mut();
@@ -1101,7 +1110,7 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
             .iter()
             .map(|s| {
                 serde_json::from_value(serde_json::Value::String(s.clone()))
-                    .map_err(|_| msg(format!("--cap {s:?}: unknown capability")))
+                    .map_err(|_| failure(format!("--cap {s:?}: unknown capability")))
             })
             .collect::<Result<_>>()?;
         for set in [
@@ -1139,10 +1148,10 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     let container = sys::pidfd_open(st.pid).ok();
     match status_of(&dir, &st) {
         Status::Running | Status::Created => {}
-        s => return Err(msg(format!("cannot exec in a {s} container"))),
+        s => return Err(failure(format!("cannot exec in a {s} container"))),
     }
     crate::fault::point("exec checked");
-    let container = container.ok_or_else(|| msg("container not running"))?;
+    let container = container.ok_or_else(|| failure("container not running"))?;
     let spec = load_config(&dir)?;
     let p = exec_process(&spec, o)?;
     let linux = spec.linux().clone().unwrap_or_default();
@@ -1237,7 +1246,7 @@ pub fn list(g: &Global, format: &str, quiet: bool) -> Result<String> {
             }
             Ok(s)
         }
-        f => Err(msg(format!("--format {f:?}: must be table or json"))),
+        f => Err(failure(format!("--format {f:?}: must be table or json"))),
     }
 }
 
@@ -1262,14 +1271,14 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
             let out = std::process::Command::new("ps")
                 .args(&args)
                 .output()
-                .map_err(|e| msg(format!("run ps: {e}")))?;
+                .map_err(|e| failure(format!("run ps: {e}")))?;
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or("");
             let col = header
                 .split_whitespace()
                 .position(|h| h == "PID")
-                .ok_or_else(|| msg("ps output has no PID column"))?;
+                .ok_or_else(|| failure("ps output has no PID column"))?;
             let mut s = format!("{header}\n");
             for l in lines {
                 if let Some(p) = l
@@ -1284,7 +1293,7 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
             }
             Ok(s)
         }
-        f => Err(msg(format!("--format {f:?}: must be table or json"))),
+        f => Err(failure(format!("--format {f:?}: must be table or json"))),
     }
 }
 
@@ -1294,7 +1303,7 @@ pub fn pause(g: &Global, id: &str) -> Result<()> {
     let st = dir.load()?;
     match status_of(&dir, &st) {
         Status::Running | Status::Created => Ok(own_cgroup(&st, "pause")?.freeze(true)?),
-        s => Err(msg(format!("container not running: {s}"))),
+        s => Err(failure(format!("container not running: {s}"))),
     }
 }
 
@@ -1304,7 +1313,7 @@ pub fn resume(g: &Global, id: &str) -> Result<()> {
     let st = dir.load()?;
     match status_of(&dir, &st) {
         Status::Paused => Ok(own_cgroup(&st, "resume")?.freeze(false)?),
-        s => Err(msg(format!("container not paused: {s}"))),
+        s => Err(failure(format!("container not paused: {s}"))),
     }
 }
 
@@ -1320,7 +1329,7 @@ pub fn update(
     let dir = ContainerDir::open(&g.root, id, true)?;
     let st = dir.load()?;
     if status_of(&dir, &st) == Status::Stopped {
-        return Err(msg("container not running"));
+        return Err(failure("container not running"));
     }
     let mut spec = load_config(&dir)?;
     let mut linux = spec.linux().clone().unwrap_or_default();
@@ -1345,7 +1354,7 @@ pub fn stats(g: &Global, id: &str) -> Result<String> {
     let dir = ContainerDir::peek(&g.root, id)?;
     let st = dir.load()?;
     if status_of(&dir, &st) == Status::Stopped {
-        return Err(msg("container not running"));
+        return Err(failure("container not running"));
     }
     let data = own_cgroup(&st, "events")?.stats()?;
     Ok(serde_json::json!({"type": "stats", "id": id, "data": data}).to_string())
@@ -1355,7 +1364,10 @@ pub fn stats(g: &Global, id: &str) -> Result<String> {
 pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
     let path = bundle.join("config.json");
     if path.exists() {
-        return Err(msg(format!("{} exists; remove it first", path.display())));
+        return Err(failure(format!(
+            "{} exists; remove it first",
+            path.display()
+        )));
     }
     let mut s = if rootless {
         Spec::rootless(
@@ -1385,7 +1397,7 @@ pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
         }
     }
     let data = serde_json::to_vec_pretty(&s).expect("spec serializes");
-    std::fs::write(&path, data).map_err(|e| msg(format!("write {}: {e}", path.display())))?;
+    std::fs::write(&path, data).map_err(|e| failure(format!("write {}: {e}", path.display())))?;
     Ok(())
 }
 

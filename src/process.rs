@@ -1087,7 +1087,7 @@ fn prepare_root(
     if !mountns {
         return Ok(rootfs::Root::open(&a.rootfs, LINUX)?);
     }
-    let plan = rootfs::Plan {
+    let plan = rootfs::RootfsSetup {
         spec: a.spec,
         bundle: a.bundle,
         rootfs: a.rootfs.clone(),

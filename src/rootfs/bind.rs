@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::detached::{clone_tree, set_flags, set_recursive_attrs};
 use super::options::{Options, parse_options};
 use super::path::mkdir_all;
-use super::{Ctx, Error, Plan, Result};
+use super::{Ctx, Error, Result, RootfsSetup};
 use crate::sys::{self, MountAttr};
 use crate::syscall::{LINUX, Syscall};
 
@@ -27,7 +27,7 @@ fn source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
 /// the way the options say, then attached, so nothing is re-resolved by
 /// path after the mount lands. Returns the attached mount.
 pub(super) fn mount(
-    p: &Plan,
+    p: &RootfsSetup,
     rootfd: &OwnedFd,
     i: usize,
     m: &Mount,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::detached::{clone_tree, set_flags};
 use super::options::Options;
 use super::path::{mkdir_all, reopen_dir};
-use super::{Plan, Result};
+use super::{Result, RootfsSetup};
 use crate::sys::{self, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, fd_path};
 
 /// A cgroup hierarchy mounted on the host.
@@ -47,7 +47,7 @@ fn host_cgroups() -> Vec<HostCgroup> {
 
 /// Mount a `cgroup`/`cgroup2` entry of `mounts`, as the host's hierarchies
 /// are laid out.
-pub(super) fn mount(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result<()> {
+pub(super) fn mount(p: &RootfsSetup, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Result<()> {
     match p.host_cgroups {
         Some(host) => mount_for(p, rootfd, m, opts, host),
         None => mount_for(p, rootfd, m, opts, &host_cgroups()),
@@ -56,7 +56,7 @@ pub(super) fn mount(p: &Plan, rootfd: &OwnedFd, m: &Mount, opts: &Options) -> Re
 
 /// [`mount`] for a given host layout.
 fn mount_for(
-    p: &Plan,
+    p: &RootfsSetup,
     rootfd: &OwnedFd,
     m: &Mount,
     opts: &Options,
@@ -102,7 +102,7 @@ fn mount_for(
 
 /// One cgroup mount entry being made.
 struct CgroupMount<'a> {
-    p: &'a Plan<'a, 'a>,
+    p: &'a RootfsSetup<'a, 'a>,
     opts: &'a Options,
 }
 

@@ -14,14 +14,14 @@ use super::detached::set_recursive_attrs;
 use super::kernfs;
 use super::options::{Options, fs_params, remount_attrs};
 use super::path::{is, lstat_in_root, mkdir_all, reopen_dir};
-use super::{Ctx, Error, Plan, Result};
+use super::{Ctx, Error, Result, RootfsSetup};
 use crate::sys::{self, MOUNT_ATTR_RDONLY, MountAttr, fd_path};
 use crate::syscall::Syscall;
 
 /// Mount the filesystem of `mounts[i]`. Returns the attached mount when it
 /// was made detached, `None` when it was mounted in place.
 pub(super) fn mount(
-    p: &Plan,
+    p: &RootfsSetup,
     rootfd: &OwnedFd,
     i: usize,
     m: &Mount,

@@ -77,7 +77,7 @@ impl<T> Ctx<T> for sys::Result<T> {
 }
 
 /// What the rootfs set-up needs to know besides the config.
-pub struct Plan<'a, 's> {
+pub struct RootfsSetup<'a, 's> {
     pub spec: &'a Spec,
     pub bundle: &'a Path,
     /// The bundle's rootfs (host path).
@@ -121,7 +121,7 @@ impl<'a> Root<'a> {
 
 /// Set up the rootfs up to (not including) pivot_root. Runs in the
 /// container's mount namespace. Returns the root to pivot into.
-pub fn prepare<'s>(p: &Plan<'_, 's>) -> Result<Root<'s>> {
+pub fn prepare<'s>(p: &RootfsSetup<'_, 's>) -> Result<Root<'s>> {
     let linux = p.spec.linux().as_ref();
     // Nothing we do may propagate back to the host.
     let prop = linux
@@ -159,7 +159,7 @@ pub fn prepare<'s>(p: &Plan<'_, 's>) -> Result<Root<'s>> {
 
 /// One entry of `mounts`, by kind: cgroup, bind (or idmapped), or a
 /// filesystem. Propagation options apply to the attached mount.
-fn mount_one(p: &Plan, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
+fn mount_one(p: &RootfsSetup, rootfd: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
     let field = || format!("mounts[{i}] ({})", m.destination().display());
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");

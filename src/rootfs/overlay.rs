@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use super::detached::clone_tree;
-use super::{Ctx, Plan, Result};
+use super::{Ctx, Result, RootfsSetup};
 use crate::sys;
 use crate::syscall::Syscall;
 
@@ -19,7 +19,7 @@ pub struct Overlay {
 
 /// Mount the root (over itself, or the overlay at `merged`) and return
 /// its path and the fd of its mount, which is the root from here on.
-pub(super) fn mount_root(p: &Plan) -> Result<(PathBuf, OwnedFd)> {
+pub(super) fn mount_root(p: &RootfsSetup) -> Result<(PathBuf, OwnedFd)> {
     let (path, mnt) = match &p.overlay {
         Some(o) => {
             let field = || format!("annotations.{}", "org.myrt.rootfs.overlay");

@@ -86,8 +86,8 @@ impl Run {
         Run { t, rec }
     }
 
-    fn plan<'a>(&'a self, spec: &'a Spec, host: &'a [HostCgroup]) -> Plan<'a, 'a> {
-        Plan {
+    fn plan<'a>(&'a self, spec: &'a Spec, host: &'a [HostCgroup]) -> RootfsSetup<'a, 'a> {
+        RootfsSetup {
             spec,
             bundle: &self.t.path,
             rootfs: self.t.root(),

@@ -17,7 +17,7 @@ const SWAP: &str = "linux.resources.memory.swap";
 const RESERVATION: &str = "linux.resources.memory.reservation";
 
 /// 0 means unset.
-fn nz(v: Option<i64>) -> Option<i64> {
+fn unless_zero(v: Option<i64>) -> Option<i64> {
     v.filter(|&x| x != 0)
 }
 
@@ -26,7 +26,7 @@ fn check_usage(m: &LinuxMemory, usage: impl FnOnce() -> Result<u64>) -> Result<(
     if m.check_before_update() != Some(true) {
         return Ok(());
     }
-    let Some(l) = nz(m.limit()).filter(|&l| l > 0) else {
+    let Some(l) = unless_zero(m.limit()).filter(|&l| l > 0) else {
         return Ok(());
     };
     let usage = usage()?;
@@ -48,7 +48,7 @@ pub(super) fn v1(dirs: &V1Dirs, m: &LinuxMemory) -> Result<()> {
         m.kernel_tcp(),
     ]
     .into_iter()
-    .any(|v| nz(v).is_some())
+    .any(|v| unless_zero(v).is_some())
         || m.swappiness().is_some()
         || m.disable_oom_killer().is_some();
     if !any {
@@ -60,8 +60,8 @@ pub(super) fn v1(dirs: &V1Dirs, m: &LinuxMemory) -> Result<()> {
         let usage = read_file("linux.resources.memory.checkBeforeUpdate", &f)?;
         Ok(usage.trim().parse().unwrap_or(0))
     })?;
-    v1_limit_and_swap(&d, nz(m.limit()), nz(m.swap()))?;
-    if let Some(v) = nz(m.reservation()) {
+    v1_limit_and_swap(&d, unless_zero(m.limit()), unless_zero(m.swap()))?;
+    if let Some(v) = unless_zero(m.reservation()) {
         let f = d.join("memory.soft_limit_in_bytes");
         write_file(RESERVATION, &f, &v.to_string())?;
     }
@@ -140,7 +140,7 @@ fn v1_kernel(d: &Path, m: &LinuxMemory) -> Result<()> {
         ),
     ] {
         let f = d.join(file);
-        let Some(v) = nz(v).filter(|_| f.exists()) else {
+        let Some(v) = unless_zero(v).filter(|_| f.exists()) else {
             continue;
         };
         if let Err(e) = write_file(field, &f, &v.to_string()) {
@@ -155,8 +155,8 @@ fn v1_kernel(d: &Path, m: &LinuxMemory) -> Result<()> {
 
 pub(super) fn v2(d: &Path, m: &LinuxMemory) -> Result<()> {
     check_usage(m, || Ok(read_u64(&d.join("memory.current")).unwrap_or(0)))?;
-    let limit = nz(m.limit());
-    if let Some(s) = nz(m.swap()) {
+    let limit = unless_zero(m.limit());
+    if let Some(s) = unless_zero(m.swap()) {
         // The swap limit depends on the memory limit: the new one, else the
         // one in force.
         let eff = limit.or_else(|| {
@@ -180,7 +180,7 @@ pub(super) fn v2(d: &Path, m: &LinuxMemory) -> Result<()> {
     if let Some(l) = limit {
         write_v2(LIMIT, &d.join("memory.max"), &v2_limit(LIMIT, l)?)?;
     }
-    if let Some(r) = nz(m.reservation()) {
+    if let Some(r) = unless_zero(m.reservation()) {
         let v = v2_limit(RESERVATION, r)?;
         write_v2(RESERVATION, &d.join("memory.low"), &v)?;
     }
