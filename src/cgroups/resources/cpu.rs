@@ -16,14 +16,17 @@ const IDLE: &str = "linux.resources.cpu.idle";
 const RT_PERIOD: &str = "linux.resources.cpu.realtimePeriod";
 const RT_RUNTIME: &str = "linux.resources.cpu.realtimeRuntime";
 
-fn nz<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
+fn unless_zero<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
     v.filter(|x| *x != T::default())
 }
 
 pub(super) fn v1(dirs: &V1Dirs, c: &LinuxCpu) -> Result<()> {
-    let shares = nz(c.shares());
-    let (quota, period) = (nz(c.quota()), nz(c.period()));
-    let (rt_runtime, rt_period) = (nz(c.realtime_runtime()), nz(c.realtime_period()));
+    let shares = unless_zero(c.shares());
+    let (quota, period) = (unless_zero(c.quota()), unless_zero(c.period()));
+    let (rt_runtime, rt_period) = (
+        unless_zero(c.realtime_runtime()),
+        unless_zero(c.realtime_period()),
+    );
     if shares.is_none()
         && quota.is_none()
         && period.is_none()
@@ -93,11 +96,11 @@ fn pair(first: Setting, second: Setting) -> Result<()> {
 }
 
 pub(super) fn v2(d: &Path, c: &LinuxCpu) -> Result<()> {
-    if let Some(s) = nz(c.shares()) {
+    if let Some(s) = unless_zero(c.shares()) {
         let w = shares_to_weight(s).to_string();
         write_v2(SHARES, &d.join("cpu.weight"), &w)?;
     }
-    let (quota, period) = (nz(c.quota()), nz(c.period()));
+    let (quota, period) = (unless_zero(c.quota()), unless_zero(c.period()));
     if quota.is_some() || period.is_some() {
         let f = d.join("cpu.max");
         // A value not given keeps the one in force.
@@ -121,8 +124,8 @@ pub(super) fn v2(d: &Path, c: &LinuxCpu) -> Result<()> {
         write_v2(IDLE, &d.join("cpu.idle"), &i.to_string())?;
     }
     for (set, field) in [
-        (nz(c.realtime_runtime()).is_some(), RT_RUNTIME),
-        (nz(c.realtime_period()).is_some(), RT_PERIOD),
+        (unless_zero(c.realtime_runtime()).is_some(), RT_RUNTIME),
+        (unless_zero(c.realtime_period()).is_some(), RT_PERIOD),
     ] {
         if set {
             return Err(Error::unsupported(
