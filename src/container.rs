@@ -99,7 +99,7 @@ pub fn status_of(dir: &ContainerDir, st: &State) -> Status {
         Status::Creating
     } else if !st.alive() {
         Status::Stopped
-    } else if !st.no_cgroup && cgroups::open(&st.cgroup_path).is_frozen().unwrap_or(false) {
+    } else if !st.no_cgroup && cgroup_handle(st).is_frozen().unwrap_or(false) {
         Status::Paused
     } else if dir.fifo().exists() && state::holds_file(st.pid, &dir.fifo()) != Some(false) {
         Status::Created
@@ -751,7 +751,7 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
         return Ok(());
     }
     if all {
-        let cg = cgroups::open(&st.cgroup_path);
+        let cg = cgroup_handle(&st);
         cg.kill_all(sig)?;
         if sig == libc::SIGKILL && status == Status::Paused {
             let _ = cg.freeze(false);
@@ -780,13 +780,21 @@ fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
             "{op} needs the container's cgroup, and it has none (created rootless without write access to cgroups)"
         )));
     }
-    Ok(match &st.systemd_unit {
+    Ok(cgroup_handle(st))
+}
+
+/// A handle on the container's cgroup that owns nothing (to look at it,
+/// signal it, pause it or update it), through the driver that made it: a
+/// systemd scope's cgroup goes away with its last process, which the
+/// systemd handle knows.
+fn cgroup_handle(st: &State) -> Box<dyn Cgroup> {
+    match &st.systemd_unit {
         Some(u) => Box::new(cgroups::systemd::Systemd::existing(
             Owned::new(&st.cgroup_path),
             u,
         )),
         None => cgroups::open(&st.cgroup_path),
-    })
+    }
 }
 
 /// The processes of a container without a cgroup: those in its own pid
@@ -1156,7 +1164,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     let p = exec_process(&spec, o)?;
     let linux = spec.linux().clone().unwrap_or_default();
     let config = process::ExecConfig::prepare(&linux, &p, o.console_socket.as_deref(), o.detach)?;
-    let cgroup = (!st.no_cgroup).then(|| cgroups::open(&st.cgroup_path));
+    let cgroup = (!st.no_cgroup).then(|| cgroup_handle(&st));
     let sigfd = if o.detach {
         None
     } else {
@@ -1258,7 +1266,7 @@ pub fn ps(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<Stri
     let pids = if st.no_cgroup {
         pid_ns_members(&st)?
     } else {
-        cgroups::open(&st.cgroup_path).pids()?
+        cgroup_handle(&st).pids()?
     };
     match format {
         "json" => Ok(serde_json::to_string(&pids).expect("json") + "\n"),

@@ -625,8 +625,14 @@ impl Cgroup for Systemd {
         self.fs.dir_fd()
     }
 
+    /// systemd removes a scope's cgroup once its last process is gone, so
+    /// a missing cgroup of a started unit holds no process (the engines'
+    /// `kill --all` after the container exited).
     fn pids(&self) -> Result<Vec<i32>> {
-        self.fs.pids()
+        match self.fs.pids() {
+            Err(_) if self.started() && !self.fs.exists() => Ok(Vec::new()),
+            r => r,
+        }
     }
 
     fn freeze(&self, frozen: bool) -> Result<()> {
@@ -637,8 +643,13 @@ impl Cgroup for Systemd {
         self.fs.is_frozen()
     }
 
+    /// Nothing to signal once systemd removed the emptied scope (see
+    /// [`Cgroup::pids`]).
     fn kill_all(&self, sig: i32) -> Result<()> {
-        self.fs.kill_all(sig)
+        match self.fs.kill_all(sig) {
+            Err(_) if self.started() && !self.fs.exists() => Ok(()),
+            r => r,
+        }
     }
 
     /// StopUnit (systemd kills what is left and removes the cgroup) and
