@@ -9,27 +9,13 @@ use super::*;
 use crate::sys::{self, MountAttr};
 use crate::syscall::fake::{Call, Recorder, TestDir};
 
-/// A config: the runc default mounts (proc, /dev tmpfs, devpts, shm,
-/// mqueue, sysfs, cgroup) plus `extra` (JSON) merged into it.
+/// A config: the runc default mounts (oci-spec's list: proc, /dev tmpfs,
+/// devpts, shm, mqueue, sysfs, cgroup) plus `extra` (JSON) merged into it.
 fn spec(extra: serde_json::Value) -> Spec {
     let mut v = serde_json::json!({
         "ociVersion": "1.0.2",
         "root": {"path": "rootfs"},
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
+        "mounts": oci_spec::runtime::get_default_mounts(),
         "linux": {}
     });
     merge(&mut v, extra);
