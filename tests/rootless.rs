@@ -742,9 +742,22 @@ fn root_rootless_podman() {
     // podman's pause process (it holds the user namespace) is this test's.
     // (Its pid file is in podman's --tmpdir.)
     let pause = pd.join("tmp/pause.pid");
-    if let Ok(p) = fs::read_to_string(&pause)
-        && let Ok(pid) = p.trim().parse::<i32>()
+    let pause_pid = fs::read_to_string(&pause)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok());
+    // `rm -f` returns before conmon has run its exit command (`podman
+    // container cleanup`) and exited; that cleanup joins the user namespace
+    // through the pause process, so it must finish first. What is still
+    // there after the wait is reported by `User`'s drop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline
+        && processes_of(u.uid)
+            .into_iter()
+            .any(|p| Some(p) != pause_pid && !is_zombie(p))
     {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(pid) = pause_pid {
         // SAFETY: kill(2) has no memory-safety preconditions.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         let _ = wait_pid(pid, Duration::from_secs(5));
