@@ -250,6 +250,12 @@ fn load_for_create(
                 "--systemd-cgroup: not supported rootless (no systemd --user driver); leave it out",
             ));
         }
+        if !cgroups::bus::available() {
+            return Err(failure(format!(
+                "--systemd-cgroup: the systemd driver's helper {} is not installed beside myrt",
+                cgroups::bus::HELPER
+            )));
+        }
         Some(cgroups::systemd::UnitPath::parse(cgroups_path, id)?)
     } else {
         None
@@ -1475,7 +1481,7 @@ pub fn features() -> String {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true},
+            "cgroup": {"v1": true, "v2": true, "systemd": cgroups::bus::available(), "systemdUser": false, "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",

@@ -47,6 +47,28 @@ pub fn errno(what: impl Into<String>, e: i32) -> Error {
     }
 }
 
+/// Where the running binary was started from, once a re-executed sealed
+/// image learnt it (`security::exe`).
+static RUNTIME_BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Record the path the binary was run from (a sealed image does not know).
+pub fn set_runtime_binary(path: std::path::PathBuf) {
+    if path.is_absolute() {
+        let _ = RUNTIME_BINARY.set(path);
+    }
+}
+
+/// The path of the runtime binary on the host, where its companion
+/// executables are: the one recorded before a sealed re-execution, else
+/// `/proc/self/exe`'s target (none if the file was deleted).
+pub fn runtime_binary() -> Option<std::path::PathBuf> {
+    if let Some(p) = RUNTIME_BINARY.get() {
+        return Some(p.clone());
+    }
+    let p = std::fs::read_link("/proc/self/exe").ok()?;
+    (p.is_absolute() && !p.as_os_str().as_bytes().ends_with(b" (deleted)")).then_some(p)
+}
+
 pub fn cstr(p: impl AsRef<OsStr>) -> CString {
     // Paths from JSON cannot contain NUL after validation; map a NUL to an
     // obviously bad path rather than panicking.

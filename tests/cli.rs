@@ -310,3 +310,30 @@ fn root_container_init_error_line_says_error() {
             .then_some(())
     });
 }
+
+/// The systemd driver's D-Bus client is the companion executable
+/// `myrt-systemd`, found beside the binary: `features` reports the driver
+/// only where it is installed.
+#[test]
+fn features_report_systemd_only_beside_its_helper() {
+    let dir = std::env::temp_dir().join(format!("myrt-sdhelper-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("myrt");
+    fs::copy(runtime_bin(), &bin).unwrap();
+    let systemd = || {
+        let o = std::process::Command::new(&bin)
+            .arg("features")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["linux"]["cgroup"]["systemd"].clone()
+    };
+    let alone = systemd();
+    fs::copy(env!("CARGO_BIN_EXE_myrt-systemd"), dir.join("myrt-systemd")).unwrap();
+    let beside = systemd();
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(alone, Value::Bool(false));
+    assert_eq!(beside, Value::Bool(true));
+}

@@ -1,13 +1,8 @@
 //! The few calls to systemd's manager on the system bus that the systemd
 //! cgroup driver needs (through `zbus`): start a transient scope, set a
 //! unit's properties, stop a unit, and wait for the job each one queues.
-//!
-//! zbus runs the connection on threads of its own. A process that has
-//! threads must not `clone3` a child that goes on running Rust code (a
-//! lock held by another thread at that moment, malloc's for one, stays
-//! locked in the child), so myrt connects only once the container's init
-//! is cloned: `create` talks to systemd after the clone, `update` and
-//! `delete` clone nothing.
+//! Only the `myrt-systemd` executable links this ([`serve`]); the runtime
+//! asks it through [`super::bus`].
 
 use std::time::Duration;
 
@@ -17,26 +12,8 @@ use zbus::message::Type as MsgType;
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::{MatchRule, Message};
 
+use super::bus::{Prop, Reply, Request};
 use super::common::{Error, Result};
-
-/// A unit property value, in the D-Bus types systemd expects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prop {
-    /// `b`
-    Bool(bool),
-    /// `s`
-    Str(String),
-    /// `t`
-    U64(u64),
-    /// `au`
-    U32s(Vec<u32>),
-    /// `ay`
-    Bytes(Vec<u8>),
-    /// `a(ss)`
-    Pairs(Vec<(String, String)>),
-}
-
-pub type Props = Vec<(&'static str, Prop)>;
 
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
@@ -95,8 +72,8 @@ fn value(p: &Prop) -> Value<'_> {
     }
 }
 
-fn values(props: &Props) -> Vec<(&str, Value<'_>)> {
-    props.iter().map(|(n, p)| (*n, value(p))).collect()
+fn values(props: &[(String, Prop)]) -> Vec<(&str, Value<'_>)> {
+    props.iter().map(|(n, p)| (n.as_str(), value(p))).collect()
 }
 
 impl Systemd {
@@ -132,7 +109,7 @@ impl Systemd {
 
     /// StartTransientUnit of `unit` with `props`: the job to wait for
     /// ([`Systemd::wait_job`]).
-    pub fn start_transient(&self, unit: &str, props: &Props) -> Result<OwnedObjectPath> {
+    pub fn start_transient(&self, unit: &str, props: &[(String, Prop)]) -> Result<OwnedObjectPath> {
         let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
         let reply = self
             .call("StartTransientUnit", &(unit, "fail", values(props), aux))
@@ -153,7 +130,7 @@ impl Systemd {
     }
 
     /// SetUnitProperties (runtime, not persisted) of `unit`.
-    pub fn set_properties(&self, unit: &str, props: &Props) -> Result<()> {
+    pub fn set_properties(&self, unit: &str, props: &[(String, Prop)]) -> Result<()> {
         self.call("SetUnitProperties", &(unit, true, values(props)))
             .map_err(|e| bus_err(format!("SetUnitProperties {unit}"), e))?;
         Ok(())
@@ -214,6 +191,57 @@ impl Systemd {
                 field: "systemd".into(),
                 msg: format!("the {what} job of {unit} did not finish in {TIMEOUT:?}"),
             }),
+        }
+    }
+}
+
+/// Carry out one request (a run of `myrt-systemd`).
+pub fn serve(req: &Request) -> Reply {
+    let mut bus = match Systemd::connect() {
+        Ok(b) => b,
+        Err(e) => return Reply::from_result(Err((e, false))),
+    };
+    let r = match req {
+        Request::Start { unit, props } => match bus.start_transient(unit, props) {
+            // Queued: the unit is the caller's from here, even if the job
+            // fails.
+            Ok(job) => bus.wait_job(&job, unit, "start").map_err(|e| (e, true)),
+            Err(e) => Err((e, false)),
+        },
+        Request::Set { unit, props } => bus.set_properties(unit, props).map_err(|e| (e, false)),
+        Request::Stop { unit } => {
+            let r = bus.stop(unit);
+            bus.reset_failed(unit);
+            r.map_err(|e| (e, false))
+        }
+    };
+    Reply::from_result(r)
+}
+
+/// `myrt-systemd REQUEST-JSON`: print the [`Reply`] as one JSON line.
+/// Exit status 0 when an answer was printed, 2 for a bad request.
+pub fn main() -> i32 {
+    let mut args = std::env::args_os().skip(1);
+    let (Some(arg), None) = (args.next(), args.next()) else {
+        eprintln!("usage: myrt-systemd REQUEST-JSON (run by myrt --systemd-cgroup)");
+        return 2;
+    };
+    let req: Request = match serde_json::from_slice(arg.as_encoded_bytes()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("myrt-systemd: bad request: {e}");
+            return 2;
+        }
+    };
+    let reply = serve(&req);
+    match serde_json::to_string(&reply) {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("myrt-systemd: {e}");
+            2
         }
     }
 }

@@ -13,7 +13,8 @@
 //! section with its v1 and v2 conversion; `resources/devices` is the device
 //! policy, written as v1 lines or a v2 eBPF program), [`v1`] and [`v2`] (the
 //! back ends), `fs` (choosing the cgroupfs back end of the host), [`systemd`]
-//! (the systemd driver over `dbus`, writing files through `fs`), this file
+//! (the systemd driver, writing files through `fs`; `bus` runs the
+//! `myrt-systemd` executable that holds the D-Bus client, `dbus`), this file
 //! (resolving `linux.cgroupsPath`).
 //!
 //! v1 ([`v1`]): every mounted v1 controller hierarchy found in
@@ -24,8 +25,10 @@
 //! Every error names the config field (`linux.resources.memory.limit`) or the
 //! cgroup file that failed, so a user can tell which setting the kernel refused.
 
+pub mod bus;
 mod common;
-mod dbus;
+#[doc(hidden)]
+pub mod dbus;
 mod fs;
 mod resources;
 pub mod systemd;

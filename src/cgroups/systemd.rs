@@ -1,6 +1,6 @@
 //! The systemd cgroup driver (`--systemd-cgroup`): the container's cgroup is
 //! a transient scope unit that systemd creates (`StartTransientUnit` over
-//! D-Bus, [`super::dbus`]) with `Delegate=yes`, in the slice that
+//! D-Bus, by the `myrt-systemd` helper: [`super::bus`]) with `Delegate=yes`, in the slice that
 //! `linux.cgroupsPath` names, runc's form `slice:prefix:name`.
 //!
 //! This file holds what needs no bus: the path form ([`UnitPath::parse`],
@@ -15,9 +15,9 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
+use super::bus;
+pub use super::bus::{Prop, Props};
 use super::common::{Cgroup, Error, Owned, Result};
-use super::dbus;
-pub use super::dbus::{Prop, Props};
 use super::fs::{Mode, detect};
 use super::resources::devices::{self, DevKind};
 use super::resources::{cpu::shares_to_weight, memory::swap_to_v2};
@@ -503,8 +503,6 @@ struct ScopeState {
     started: bool,
     /// The resources `set` was given before the unit was started.
     pending: Option<(LinuxResources, Vec<LinuxDevice>)>,
-    /// The bus connection, once one was needed.
-    bus: Option<dbus::Systemd>,
 }
 
 impl Systemd {
@@ -544,15 +542,6 @@ impl Systemd {
         self.lock().started
     }
 
-    /// The connection, made on first use (never before the init is
-    /// cloned: see [`dbus`]).
-    fn bus(st: &mut ScopeState) -> Result<&mut dbus::Systemd> {
-        if st.bus.is_none() {
-            st.bus = Some(dbus::Systemd::connect()?);
-        }
-        Ok(st.bus.as_mut().expect("connected"))
-    }
-
     /// Start the scope with `pid` in it and the pending resources as
     /// properties; wait for systemd's job. Returns those resources.
     fn start(&self, pid: i32) -> Result<(LinuxResources, Vec<LinuxDevice>)> {
@@ -566,10 +555,13 @@ impl Systemd {
         };
         let resources = resource_properties(&r, &nodes, mode)?;
         let props = scope_properties(&path, &self.id, pid as u32, mode, resources);
-        let job = Self::bus(&mut st)?.start_transient(&self.unit, &props)?;
-        // Ours from here, even if the job fails: `destroy` clears it.
+        bus::start(&self.unit, &props).map_err(|(e, queued)| {
+            // Ours once systemd took it, even if its job failed: `destroy`
+            // clears it.
+            st.started |= queued;
+            e
+        })?;
         st.started = true;
-        Self::bus(&mut st)?.wait_job(&job, &self.unit, "start")?;
         Ok((r, nodes))
     }
 }
@@ -599,7 +591,7 @@ impl Cgroup for Systemd {
                 return Ok(());
             }
             let props = resource_properties(r, nodes, detect())?;
-            Self::bus(&mut st)?.set_properties(&self.unit, &props)?;
+            bus::set(&self.unit, &props)?;
         }
         self.fs.set(r, nodes)
     }
@@ -655,18 +647,10 @@ impl Cgroup for Systemd {
     /// StopUnit (systemd kills what is left and removes the cgroup) and
     /// ResetFailedUnit, then what the cgroupfs back end created (v1).
     fn destroy(&mut self) -> Result<()> {
-        let stopped = {
-            let mut st = self.lock();
-            if st.started {
-                let unit = self.unit.clone();
-                Self::bus(&mut st).and_then(|b| {
-                    let r = b.stop(&unit);
-                    b.reset_failed(&unit);
-                    r
-                })
-            } else {
-                Ok(())
-            }
+        let stopped = if self.started() {
+            bus::stop(&self.unit)
+        } else {
+            Ok(())
         };
         self.fs.destroy().and(stopped)
     }

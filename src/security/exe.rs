@@ -40,8 +40,12 @@ use nix::unistd::{execve, execveat};
 
 use crate::sys;
 
-/// Set (to "1") in the environment of the re-executed image; removed again
-/// at once. Only a loop guard, never trusted as proof.
+/// Set in the environment of the re-executed image, to the path the
+/// binary was run from (where the sealed image came from); removed again at
+/// once. Only a loop guard, never trusted as proof of sealing, and the path
+/// only says where the binary's companion executables are
+/// ([`sys::runtime_binary`]): a caller who can set it can run any binary
+/// anyway.
 const REEXEC_ENV: &str = "_MYRT_SEALED_REEXEC";
 
 const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
@@ -104,7 +108,8 @@ fn mount_id(fd: &OwnedFd) -> Option<u64> {
 /// Make sure this process runs from a sealed image: return if it does,
 /// else re-execute from one (this call then never returns), or fail.
 pub fn ensure_sealed() -> Result<(), Error> {
-    let again = std::env::var_os(REEXEC_ENV).is_some();
+    let origin = std::env::var_os(REEXEC_ENV);
+    let again = origin.is_some();
     if again {
         // SAFETY: called first thing in main, before any thread exists, so
         // no other thread can read the environment at the same time.
@@ -113,6 +118,9 @@ pub fn ensure_sealed() -> Result<(), Error> {
     let exe = sys::open(Path::new("/proc/self/exe"), libc::O_RDONLY, 0)
         .map_err(|e| Error::Seal(e.to_string()))?;
     if sealed_kind(&exe).is_some() {
+        if let Some(origin) = origin {
+            sys::set_runtime_binary(origin.into());
+        }
         return Ok(());
     }
     if again {
@@ -237,7 +245,12 @@ fn reexec(image: &OwnedFd) -> String {
             CString::new(kv).unwrap_or_default()
         })
         .collect();
-    env.push(CString::new(format!("{REEXEC_ENV}=1")).unwrap_or_default());
+    let mut guard = format!("{REEXEC_ENV}=").into_bytes();
+    match sys::runtime_binary() {
+        Some(origin) => guard.extend_from_slice(origin.as_os_str().as_bytes()),
+        None => guard.push(b'1'),
+    }
+    env.push(CString::new(guard).unwrap_or_default());
     let Err(first) = execveat(image, c"", &args, &env, AtFlags::AT_EMPTY_PATH);
     // execveat may be filtered where myrt itself runs under seccomp: the
     // same file through its /proc/self/fd link.

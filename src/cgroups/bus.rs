@@ -1,0 +1,202 @@
+//! How the systemd cgroup driver reaches systemd: each call to systemd's
+//! manager (start a transient scope and wait for its job, set a unit's
+//! properties, stop a unit) is one run of `myrt-systemd`, the companion
+//! executable installed beside `myrt`, which holds the D-Bus client
+//! ([`super::dbus`]). The request goes as one JSON argument, the answer
+//! comes back as one JSON line on its standard output.
+//!
+//! Why a second executable: the D-Bus client (zbus and its async runtime)
+//! is about a fifth of the code, and every page of code that is mapped
+//! counts in the resident size of every runtime call (the kernel maps
+//! file pages around each one touched); only `--systemd-cgroup` needs it.
+//! It also keeps zbus's threads out of the runtime process, which clones.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use super::common::{Error, Result};
+
+/// The companion executable's file name.
+pub const HELPER: &str = "myrt-systemd";
+
+/// A unit property value, in the D-Bus types systemd expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Prop {
+    /// `b`
+    Bool(bool),
+    /// `s`
+    Str(String),
+    /// `t`
+    U64(u64),
+    /// `au`
+    U32s(Vec<u32>),
+    /// `ay`
+    Bytes(Vec<u8>),
+    /// `a(ss)`
+    Pairs(Vec<(String, String)>),
+}
+
+pub type Props = Vec<(&'static str, Prop)>;
+
+/// What `myrt-systemd` is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// StartTransientUnit, then wait for its job.
+    Start {
+        unit: String,
+        props: Vec<(String, Prop)>,
+    },
+    /// SetUnitProperties (runtime only).
+    Set {
+        unit: String,
+        props: Vec<(String, Prop)>,
+    },
+    /// StopUnit and wait for its job (a unit that is gone is fine), then
+    /// ResetFailedUnit.
+    Stop { unit: String },
+}
+
+/// The kind of a failure, as [`Error`] has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Invalid,
+    Unsupported,
+    Timeout,
+}
+
+/// `myrt-systemd`'s answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Reply {
+    Done,
+    Failed {
+        kind: Kind,
+        field: String,
+        msg: String,
+        /// systemd accepted the unit before the failure (a start whose
+        /// job failed or timed out): the unit exists and is the caller's
+        /// to stop.
+        queued: bool,
+    },
+}
+
+impl Reply {
+    /// The answer for the outcome of a request.
+    pub fn from_result(r: std::result::Result<(), (Error, bool)>) -> Reply {
+        match r {
+            Ok(()) => Reply::Done,
+            Err((e, queued)) => {
+                let (kind, field, msg) = match e {
+                    Error::Invalid { field, msg } => (Kind::Invalid, field, msg),
+                    Error::Timeout { field, msg } => (Kind::Timeout, field, msg),
+                    Error::Unsupported { field, msg } => (Kind::Unsupported, field, msg),
+                    e => (Kind::Unsupported, "systemd".to_string(), e.to_string()),
+                };
+                Reply::Failed {
+                    kind,
+                    field,
+                    msg,
+                    queued,
+                }
+            }
+        }
+    }
+}
+
+/// Where `myrt-systemd` is: beside the runtime binary.
+fn helper_path() -> Result<PathBuf> {
+    let bin = crate::sys::runtime_binary().ok_or_else(|| {
+        Error::unsupported(
+            "--systemd-cgroup",
+            format!("cannot tell where the runtime binary is, to find {HELPER} beside it"),
+        )
+    })?;
+    Ok(bin.with_file_name(HELPER))
+}
+
+/// Whether the systemd driver can run here: its helper is installed.
+pub fn available() -> bool {
+    helper_path().is_ok_and(|p| p.is_file())
+}
+
+fn props(p: &Props) -> Vec<(String, Prop)> {
+    p.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
+}
+
+/// Run `myrt-systemd` with `req`. `Err((e, queued))`: see [`Reply`].
+fn call(req: &Request) -> std::result::Result<(), (Error, bool)> {
+    let failed = |msg: String| (Error::unsupported("systemd", msg), false);
+    let path = helper_path().map_err(|e| (e, false))?;
+    if !path.is_file() {
+        return Err((
+            Error::unsupported(
+                "--systemd-cgroup",
+                format!(
+                    "the systemd driver's helper {} is not installed (it goes beside myrt)",
+                    path.display()
+                ),
+            ),
+            false,
+        ));
+    }
+    let arg = serde_json::to_string(req).map_err(|e| failed(e.to_string()))?;
+    let out = Command::new(&path)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| failed(format!("running {}: {e}", path.display())))?;
+    let reply: Reply = serde_json::from_slice(&out.stdout).map_err(|e| {
+        failed(format!(
+            "{} ({}) gave no answer: {e}",
+            path.display(),
+            out.status
+        ))
+    })?;
+    match reply {
+        Reply::Done => Ok(()),
+        Reply::Failed {
+            kind,
+            field,
+            msg,
+            queued,
+        } => {
+            let e = match kind {
+                Kind::Invalid => Error::Invalid { field, msg },
+                Kind::Unsupported => Error::Unsupported { field, msg },
+                Kind::Timeout => Error::Timeout { field, msg },
+            };
+            Err((e, queued))
+        }
+    }
+}
+
+/// Start the transient unit `unit` with `p` and wait for its job.
+/// `Err((e, queued))`: `queued` if systemd took the unit before failing.
+pub fn start(unit: &str, p: &Props) -> std::result::Result<(), (Error, bool)> {
+    call(&Request::Start {
+        unit: unit.to_string(),
+        props: props(p),
+    })
+}
+
+/// Set `p` on `unit` (runtime only).
+pub fn set(unit: &str, p: &Props) -> Result<()> {
+    call(&Request::Set {
+        unit: unit.to_string(),
+        props: props(p),
+    })
+    .map_err(|(e, _)| e)
+}
+
+/// Stop `unit`, wait for it, and reset its failed state.
+pub fn stop(unit: &str) -> Result<()> {
+    call(&Request::Stop {
+        unit: unit.to_string(),
+    })
+    .map_err(|(e, _)| e)
+}
