@@ -668,7 +668,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
 fn load_config(dir: &ContainerDir) -> Result<Spec> {
     let data =
         std::fs::read(dir.config()).map_err(|e| failure(format!("read saved config: {e}")))?;
-    serde_json::from_slice(&data).map_err(|e| failure(format!("saved config: {e}")))
+    spec::from_json(&data).map_err(|(field, e)| failure(format!("saved config: {field}: {e}")))
 }
 
 /// `state`: the runtime-spec state JSON, pretty-printed like runc. Takes no

@@ -32,37 +32,48 @@ fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Error {
     }
 }
 
+/// Deserialize `data`, naming the field of an error (`(document)` for the
+/// whole). Every typed read of a config, a process.json, a saved config or
+/// an `update -r` file goes through here: each deserializer a type is read
+/// with instantiates all of its (large) `Deserialize` code once more, so one
+/// deserializer keeps the binary, and so every call's resident size, small.
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+) -> std::result::Result<T, (String, String)> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." {
+            "(document)".into()
+        } else {
+            field
+        };
+        (field, e.into_inner().to_string())
+    })
+}
+
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let data = std::fs::read(path).map_err(|source| Error::Read {
         path: path.display().to_string(),
         source,
     })?;
     check_document(path, &data)?;
-    let de = &mut serde_json::Deserializer::from_slice(&data);
-    let r = serde_path_to_error::deserialize(de);
     // An unknown capability name is ignored with a warning, as runc does
     // ("ignoring unknown or unavailable capabilities"); only on this error,
     // so the common path parses once.
-    let r = match r {
-        Err(e) if e.path().to_string().contains("capabilities.") => {
-            match without_unknown_caps(&data) {
-                Some(v) => serde_path_to_error::deserialize(v),
-                None => Err(e),
+    let r = match from_json(&data) {
+        Err((field, msg)) if field.contains("capabilities.") => {
+            match without_unknown_caps(&data).and_then(|v| serde_json::to_vec(&v).ok()) {
+                Some(data) => from_json(&data),
+                None => Err((field, msg)),
             }
         }
         r => r,
     };
-    r.map_err(|e| {
-        let field = e.path().to_string();
-        Error::Parse {
-            file: path.display().to_string(),
-            field: if field == "." {
-                "(document)".into()
-            } else {
-                field
-            },
-            msg: e.into_inner().to_string(),
-        }
+    r.map_err(|(field, msg)| Error::Parse {
+        file: path.display().to_string(),
+        field,
+        msg,
     })
 }
 

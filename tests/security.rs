@@ -306,3 +306,25 @@ fn root_cwd() {
     o.ok();
     assert_eq!(o.stdout, "/etc\n");
 }
+
+/// An unknown capability name is dropped with a warning, as runc does
+/// ("ignoring unknown or unavailable capabilities"); the known ones apply.
+#[test]
+fn root_unknown_capability_is_ignored_with_a_warning() {
+    let rt = Runtime::new();
+    let caps = json!(["CAP_CHOWN", "CAP_NOT_A_CAPABILITY", "CAP_KILL"]);
+    let b = Bundle::new("unkcap")
+        .sh("grep CapBnd /proc/self/status")
+        .set("/process/capabilities/bounding", caps.clone())
+        .set("/process/capabilities/permitted", caps.clone())
+        .set("/process/capabilities/effective", caps);
+    let o = rt.run(&b);
+    assert!(o.success(), "{o}");
+    assert!(
+        o.stderr
+            .contains("warning: ignoring unknown capabilities: [CAP_NOT_A_CAPABILITY]"),
+        "{o}"
+    );
+    // CAP_CHOWN (0) and CAP_KILL (5) only.
+    assert!(o.stdout.contains("0000000000000021"), "{o}");
+}

@@ -101,7 +101,7 @@ fn read_resources(p: &PathBuf) -> Result<LinuxResources, String> {
     } else {
         std::fs::read(p).map_err(|e| format!("--resources {}: {e}", p.display()))?
     };
-    serde_json::from_slice(&data).map_err(|e| format!("--resources: {e}"))
+    myrt::spec::from_json(&data).map_err(|(field, e)| format!("--resources: {field}: {e}"))
 }
 
 #[cfg(test)]
