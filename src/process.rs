@@ -1119,7 +1119,7 @@ fn set_up_terminal(
     if !a.config.common.terminal.wanted() {
         return Ok(None);
     }
-    let master = rootfs::open_ptmx(root).map_err(|e| format!("process.terminal: {e}"))?;
+    let master = tty::open_ptmx(root.fd.as_fd())?;
     let peer = hand_out_pty(&a.config.common.terminal, &master, ch)?;
     rootfs::bind_console(root, &peer)
         .map_err(|e| format!("process.terminal: /dev/console: {e}"))?;
@@ -1649,8 +1649,11 @@ fn exec_child(
     }
     start_session()?;
     if a.config.0.terminal.wanted() {
-        let master = sys::open(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
+        // The container's root, which we are in now (its mount namespace
+        // joined, or chrooted into): the pty comes from its /dev/pts.
+        let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
             .map_err(|e| format!("process.terminal: {e}"))?;
+        let master = tty::open_ptmx(root.as_fd())?;
         let peer = hand_out_pty(&a.config.0.terminal, &master, ch)?;
         tty::become_console(&peer)?;
     }

@@ -158,6 +158,17 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd> {
     })
 }
 
+/// Open `name`, an entry of the directory `dir`, without leaving that
+/// directory's mount: `openat2(RESOLVE_BENEATH | RESOLVE_NO_XDEV |
+/// RESOLVE_NO_SYMLINKS)`, so an entry that something is mounted over is
+/// EXDEV and a symlink ELOOP. The bare error, for the caller to word.
+pub fn open_entry_same_mount(dir: BorrowedFd<'_>, name: &str, flags: i32) -> io::Result<OwnedFd> {
+    let resolve = ResolveFlag::RESOLVE_BENEATH
+        | ResolveFlag::RESOLVE_NO_XDEV
+        | ResolveFlag::RESOLVE_NO_SYMLINKS;
+    openat2_retried(dir, &cstr(name), flags | libc::O_CLOEXEC, resolve)
+}
+
 /// How often `open_in_root` retries an openat2 that raced with a rename.
 pub const OPENAT2_RETRIES: u32 = 128;
 

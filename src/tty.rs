@@ -5,13 +5,16 @@
 //! size.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ops::RangeInclusive;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use oci_spec::runtime::Process;
 
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use nix::sys::stat::{FileStat, fstat};
+use nix::sys::statfs::{DEVPTS_SUPER_MAGIC, fstatfs};
 use nix::sys::termios::{self, SetArg, Termios};
 
 use crate::sys;
@@ -27,6 +30,10 @@ pub enum Error {
     InitNeedsConsoleSocket,
     #[error("--tty with --detach needs --console-socket")]
     DetachedExecNeedsConsoleSocket,
+    /// The pty could not be made, or what was opened is not a pty of the
+    /// container's devpts.
+    #[error("process.terminal: {0}")]
+    Pty(String),
     #[error(transparent)]
     Sys(#[from] sys::Error),
 }
@@ -79,13 +86,87 @@ pub fn recv_fd(sock: RawFd) -> sys::Result<Option<(OwnedFd, Vec<u8>)>> {
     Ok(got.map(|fd| (fd, buf[..n].to_vec())))
 }
 
-/// Unlock a pty master and open its peer (the slave) without a path lookup.
-pub fn open_peer(master: &OwnedFd) -> sys::Result<OwnedFd> {
+/// The pty multiplexer's device (TTYAUX_MAJOR 5, minor 2) and its inode
+/// number in every devpts instance.
+const PTMX_RDEV: (u32, u32) = (5, 2);
+const PTMX_INO: u64 = 2;
+/// The char majors of Unix98 pty peers (UNIX98_PTY_SLAVE_MAJOR, 8 majors).
+const PTY_PEER_MAJORS: RangeInclusive<u32> = 136..=143;
+
+fn pty_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Pty(format!("{what}: {e}"))
+}
+
+fn not_ptmx(why: &str) -> Error {
+    Error::Pty(format!(
+        "/dev/pts/ptmx in the container is not a devpts pseudo-terminal multiplexer ({why})"
+    ))
+}
+
+fn describe(st: &FileStat) -> String {
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFCHR => "char device",
+        libc::S_IFBLK => "block device",
+        libc::S_IFREG => "regular file",
+        libc::S_IFDIR => "directory",
+        libc::S_IFIFO => "fifo",
+        libc::S_IFSOCK => "socket",
+        _ => "file",
+    };
+    let (maj, min) = (libc::major(st.st_rdev), libc::minor(st.st_rdev));
+    format!("a {kind} {maj}:{min}, inode {}", st.st_ino)
+}
+
+/// Open the pty multiplexer of the devpts mounted at /dev/pts in the
+/// container whose root is `root`: for the init's terminal and `exec -t`
+/// alike. Never the container's /dev/ptmx, which its processes may have
+/// replaced with anything. Nothing is opened for reading or writing before
+/// it is known to be devpts's: /dev/pts (resolved in the root) must be a
+/// devpts mount (fstatfs); its `ptmx` is opened without leaving that mount,
+/// so a bind mount over it (another devpts instance's multiplexer, a file)
+/// or a symlink is refused; and what was opened must be the multiplexer
+/// itself, char 5:2 with inode 2.
+pub fn open_ptmx(root: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let dir = sys::open_in_root(
+        root.as_raw_fd(),
+        Path::new("/dev/pts"),
+        libc::O_PATH | libc::O_DIRECTORY,
+    )
+    .map_err(|e| {
+        pty_err(
+            "a terminal needs a devpts mount at /dev/pts in the container",
+            e,
+        )
+    })?;
+    let fs = fstatfs(&dir).map_err(|e| pty_err("fstatfs /dev/pts in the container", e))?;
+    if fs.filesystem_type() != DEVPTS_SUPER_MAGIC {
+        return Err(Error::Pty(format!(
+            "/dev/pts in the container is not a devpts mount (filesystem type {:#x})",
+            fs.filesystem_type().0
+        )));
+    }
+    let master = sys::open_entry_same_mount(dir.as_fd(), "ptmx", libc::O_RDWR | libc::O_NOCTTY)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EXDEV) => not_ptmx("something is mounted over it"),
+            Some(libc::ELOOP) => not_ptmx("a symlink"),
+            _ => pty_err("open /dev/pts/ptmx in the container", e),
+        })?;
+    let st = fstat(&master).map_err(|e| pty_err("fstat /dev/pts/ptmx in the container", e))?;
+    let ptmx = libc::makedev(PTMX_RDEV.0, PTMX_RDEV.1);
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != ptmx || st.st_ino != PTMX_INO {
+        return Err(not_ptmx(&describe(&st)));
+    }
+    Ok(master)
+}
+
+/// Unlock a pty master and open its peer (the slave) without a path lookup
+/// (TIOCGPTPEER), then check that the peer is a Unix98 pty of a devpts.
+pub fn open_peer(master: &OwnedFd) -> Result<OwnedFd> {
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one c_int through the pointer, which lives
     // on this stack frame for the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
-        return Err(sys::last("unlock pty"));
+        return Err(Error::Pty(sys::last("unlock pty").to_string()));
     }
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
     let fd = unsafe {
@@ -96,10 +177,24 @@ pub fn open_peer(master: &OwnedFd) -> sys::Result<OwnedFd> {
         )
     };
     if fd < 0 {
-        return Err(sys::last("open pty peer"));
+        return Err(Error::Pty(sys::last("open pty peer").to_string()));
     }
     // SAFETY: the ioctl returned a fresh fd that only we hold.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let peer = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fs = fstatfs(&peer).map_err(|e| pty_err("fstatfs pty peer", e))?;
+    let st = fstat(&peer).map_err(|e| pty_err("fstat pty peer", e))?;
+    let major = libc::major(st.st_rdev);
+    if fs.filesystem_type() != DEVPTS_SUPER_MAGIC
+        || st.st_mode & libc::S_IFMT != libc::S_IFCHR
+        || !PTY_PEER_MAJORS.contains(&major)
+    {
+        return Err(Error::Pty(format!(
+            "the pty peer is not a devpts pseudo-terminal ({}, filesystem type {:#x})",
+            describe(&st),
+            fs.filesystem_type().0
+        )));
+    }
+    Ok(peer)
 }
 
 /// Set the window size of the terminal `fd` (best effort, as runc).
@@ -176,7 +271,7 @@ impl Drop for RawMode {
 
 /// `process.terminal` of one process and where its pty master goes,
 /// settled by the parent before anything is made. The child allocates the
-/// pty (the init from the container's devpts, see `rootfs::open_ptmx`) and
+/// pty (from the container's devpts, see [`open_ptmx`]) and
 /// calls [`Terminal::hand_out`]; the foreground relay is [`supervise`].
 pub struct Terminal {
     /// `process.terminal`.
@@ -235,7 +330,7 @@ impl Terminal {
         master: &OwnedFd,
         to_parent: impl FnOnce(&OwnedFd) -> sys::Result<()>,
     ) -> std::result::Result<OwnedFd, String> {
-        let peer = open_peer(master).map_err(|e| format!("process.terminal: {e}"))?;
+        let peer = open_peer(master).map_err(|e| e.to_string())?;
         if let Some((rows, cols)) = self.size {
             set_size(peer.as_raw_fd(), rows, cols);
         }

@@ -1,5 +1,5 @@
 //! `/dev`: the `linux.devices` nodes, the default devices and symlinks of
-//! a tmpfs `/dev`, the console, and the container's ptmx.
+//! a tmpfs `/dev`, and the console.
 
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{FchmodatFlags, Mode};
@@ -253,30 +253,4 @@ pub fn bind_console(root: &Root, slave: &OwnedFd) -> Result<()> {
         None,
     )?;
     Ok(())
-}
-
-/// Open the container's ptmx: `/dev/pts/ptmx` of its own devpts instance,
-/// checked to be one. Never the host's /dev/ptmx: a pty of the host's
-/// devpts would be the container's console.
-pub fn open_ptmx(root: &Root) -> Result<OwnedFd> {
-    let t = sys::open_in_root(
-        root.fd.as_raw_fd(),
-        Path::new("/dev/pts/ptmx"),
-        libc::O_PATH,
-    )
-    .map_err(|e| Error::Invalid {
-        field: "mounts".into(),
-        msg: format!("a terminal needs a devpts mount at /dev/pts: {e}"),
-    })?;
-    let devpts =
-        nix::sys::statfs::fstatfs(&t).is_ok_and(|s| s.filesystem_type() == DEVPTS_SUPER_MAGIC);
-    let chr = nix::sys::stat::fstat(&t).is_ok_and(|st| is(&st, libc::S_IFCHR));
-    if !devpts || !chr {
-        return Err(Error::Invalid {
-            field: "mounts".into(),
-            msg: "/dev/pts/ptmx is not the ptmx of a devpts mount".into(),
-        });
-    }
-    let fd = sys::open(Path::new(&fd_path(&t)), libc::O_RDWR | libc::O_NOCTTY, 0)?;
-    Ok(fd)
 }

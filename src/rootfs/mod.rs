@@ -43,7 +43,7 @@ mod tests;
 
 pub use bind::idmapped_mounts;
 pub use cgroup::HostCgroup;
-pub use devices::{bind_console, open_ptmx};
+pub use devices::bind_console;
 pub use enter::{chroot, enter};
 pub use options::{Options, parse_options, propagation};
 pub use overlay::Overlay;
