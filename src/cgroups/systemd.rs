@@ -17,12 +17,10 @@ use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
 use super::bus;
 pub use super::bus::{Prop, Props};
-use super::common::{Cgroup, Error, Owned, Result};
+use super::common::{Cgroup, Error, Owned, PATH_FIELD, Result};
 use super::fs::{Mode, detect};
 use super::resources::devices::{self, DevKind};
 use super::resources::{cpu::shares_to_weight, memory::swap_to_v2};
-
-const PATH_FIELD: &str = "linux.cgroupsPath";
 
 /// The slice of a container whose `cgroupsPath` leaves it out (runc's default).
 pub const DEFAULT_SLICE: &str = "system.slice";
