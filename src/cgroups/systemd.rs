@@ -390,16 +390,7 @@ fn device_properties(r: &LinuxResources, nodes: &[LinuxDevice], p: &mut Props) -
             p.push(("DeviceAllow", Prop::Pairs(Vec::new())));
             return Ok(());
         }
-        let mut acc = String::new();
-        for (bit, c) in [
-            (devices::ACC_READ, 'r'),
-            (devices::ACC_WRITE, 'w'),
-            (devices::ACC_MKNOD, 'm'),
-        ] {
-            if rule.access & bit != 0 {
-                acc.push(c);
-            }
-        }
+        let acc = devices::access_letters(rule.access);
         let kinds: &[(&str, DevKind)] = match rule.kind {
             DevKind::Char => &[("char", DevKind::Char)],
             DevKind::Block => &[("block", DevKind::Block)],
