@@ -436,6 +436,11 @@ pub(crate) fn v2_limit(field: &str, v: i64) -> Result<String> {
     }
 }
 
+/// A `linux.resources` value where 0 (the type's default) means unset.
+pub(crate) fn unless_zero<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
 /// A v1 value in [`lo`, `hi`] mapped linearly onto a v2 weight in
 /// [1, 10000] (runc's formulas); 0 means unset and stays 0.
 pub(crate) fn v2_weight(v: u64, lo: u64, hi: u64) -> u64 {

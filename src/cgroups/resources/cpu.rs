@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxCpu;
 
-use super::super::common::{Error, Result, V1Dirs, read_opt, v2_weight, write_file, write_v2};
+use super::super::common::{
+    Error, Result, V1Dirs, read_opt, unless_zero, v2_weight, write_file, write_v2,
+};
 
 const SHARES: &str = "linux.resources.cpu.shares";
 const QUOTA: &str = "linux.resources.cpu.quota";
@@ -15,10 +17,6 @@ const BURST: &str = "linux.resources.cpu.burst";
 const IDLE: &str = "linux.resources.cpu.idle";
 const RT_PERIOD: &str = "linux.resources.cpu.realtimePeriod";
 const RT_RUNTIME: &str = "linux.resources.cpu.realtimeRuntime";
-
-fn unless_zero<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
-    v.filter(|x| *x != T::default())
-}
 
 pub(super) fn v1(dirs: &V1Dirs, c: &LinuxCpu) -> Result<()> {
     let shares = unless_zero(c.shares());

@@ -9,17 +9,13 @@ use std::path::Path;
 use oci_spec::runtime::LinuxMemory;
 
 use super::super::common::{
-    Error, Result, V1Dirs, read_file, read_opt, read_u64, v2_limit, write_file, write_v2,
+    Error, Result, V1Dirs, read_file, read_opt, read_u64, unless_zero, v2_limit, write_file,
+    write_v2,
 };
 
 const LIMIT: &str = "linux.resources.memory.limit";
 const SWAP: &str = "linux.resources.memory.swap";
 const RESERVATION: &str = "linux.resources.memory.reservation";
-
-/// 0 means unset.
-fn unless_zero(v: Option<i64>) -> Option<i64> {
-    v.filter(|&x| x != 0)
-}
 
 /// With `checkBeforeUpdate`, a new limit below the current usage is refused.
 fn check_usage(m: &LinuxMemory, usage: impl FnOnce() -> Result<u64>) -> Result<()> {
