@@ -176,15 +176,7 @@ impl V1State {
                     s.parse().ok().map(Some)
                 }
             };
-            let mut bits = 0;
-            for c in acc.chars() {
-                bits |= match c {
-                    'r' => ACC_READ,
-                    'w' => ACC_WRITE,
-                    'm' => ACC_MKNOD,
-                    _ => return None,
-                };
-            }
+            let bits = access_bits(acc)?;
             *st.exceptions.entry((t, num(maj)?, num(min)?)).or_insert(0) |= bits;
         }
         Some(st)

@@ -59,24 +59,17 @@ impl DeviceRule {
         };
         let major = num(d.major(), "major")?;
         let minor = num(d.minor(), "minor")?;
-        let mut access = 0;
         let acc = d.access().as_deref().unwrap_or("");
-        for c in acc.chars() {
-            access |= match c {
-                'r' => ACC_READ,
-                'w' => ACC_WRITE,
-                'm' => ACC_MKNOD,
-                _ => {
-                    return Err(Error::invalid(
-                        format!("{field}.access"),
-                        format!("{acc:?}: only the letters r, w and m are allowed"),
-                    ));
-                }
-            };
-        }
-        if acc.is_empty() {
-            access = ACC_ALL;
-        }
+        let access = if acc.is_empty() {
+            ACC_ALL
+        } else {
+            access_bits(acc).ok_or_else(|| {
+                Error::invalid(
+                    format!("{field}.access"),
+                    format!("{acc:?}: only the letters r, w and m are allowed"),
+                )
+            })?
+        };
         Ok(Some(DeviceRule {
             allow: d.allow(),
             kind,
@@ -114,6 +107,20 @@ pub fn access_letters(access: u8) -> String {
         .filter(|(bit, _)| access & bit != 0)
         .map(|&(_, c)| c)
         .collect()
+}
+
+/// The `ACC_*` bits of "rwm" letters; `None` for any other letter.
+pub fn access_bits(letters: &str) -> Option<u8> {
+    let mut bits = 0;
+    for c in letters.chars() {
+        bits |= match c {
+            'r' => ACC_READ,
+            'w' => ACC_WRITE,
+            'm' => ACC_MKNOD,
+            _ => return None,
+        };
+    }
+    Some(bits)
 }
 
 /// Reference semantics of a rule list: may a request of `kind`, `access`
