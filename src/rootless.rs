@@ -174,9 +174,7 @@ pub fn check(spec: &Spec) -> Result<(), String> {
 /// `0::` line of /proc/self/cgroup); empty on v1 (paths differ per
 /// hierarchy there) or when unknown.
 pub fn own_cgroup_v2() -> String {
-    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-    if !v2 {
+    if crate::cgroups::detect() != crate::cgroups::Mode::V2 {
         return String::new();
     }
     std::fs::read_to_string("/proc/self/cgroup")
