@@ -37,13 +37,11 @@ fn honours_xdg() -> bool {
 }
 
 fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 fn egid() -> u32 {
-    // SAFETY: getegid has no preconditions and cannot fail.
-    unsafe { libc::getegid() }
+    nix::unistd::getegid().as_raw()
 }
 
 /// Whether this process runs in a user namespace other than the host's
