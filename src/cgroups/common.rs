@@ -236,12 +236,24 @@ impl Owned {
     }
 
     /// rmdir (if empty) the `/myrt/...` parents of the leaf below `mountpoint`.
-    pub(crate) fn remove_owned_parents(&self, mountpoint: &Path) {
+    fn remove_owned_parents(&self, mountpoint: &Path) {
         for p in self.owned_parents() {
             if !try_rmdir(&join(mountpoint, &p)) {
                 break;
             }
         }
+    }
+
+    /// The part of `destroy` for one hierarchy mounted at `root`: remove
+    /// the cgroup `leaf` with every cgroup below it, where this handle may
+    /// ([`may_remove`](Self::may_remove)), then its empty `/myrt` parents.
+    pub(crate) fn remove_leaf(&self, root: &Path, leaf: &Path) -> Result<()> {
+        if !self.may_remove(leaf) {
+            return Ok(());
+        }
+        remove_cgroup_dir(leaf)?;
+        self.remove_owned_parents(root);
+        Ok(())
     }
 }
 

@@ -11,8 +11,7 @@ use serde_json::json;
 
 use super::common::{
     CGROUP_ROOT, Cgroup, Error, Owned, PATH_FIELD, Result, V1Dirs, join, kill_frozen, mkdir_p,
-    parse_pids, read_file, read_flat_keyed, read_limit, read_opt, read_u64, remove_cgroup_dir,
-    wait_until, write_file,
+    parse_pids, read_file, read_flat_keyed, read_limit, read_opt, read_u64, wait_until, write_file,
 };
 use super::resources;
 use crate::mountinfo::{self, Hierarchy, Mounts};
@@ -164,14 +163,8 @@ impl Cgroup for V1 {
     fn destroy(&mut self) -> Result<()> {
         let mut first_err = None;
         for p in places(self.path()) {
-            if !self.owned.may_remove(&p.leaf) {
-                continue;
-            }
-            match remove_cgroup_dir(&p.leaf) {
-                Ok(()) => self.owned.remove_owned_parents(&p.root),
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
+            if let Err(e) = self.owned.remove_leaf(&p.root, &p.leaf) {
+                first_err.get_or_insert(e);
             }
         }
         self.owned.remove_created();

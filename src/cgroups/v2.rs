@@ -11,8 +11,7 @@ use serde_json::json;
 
 use super::common::{
     CGROUP_ROOT, Cgroup, Error, Owned, PATH_FIELD, Result, join, kill_frozen, mkdir_p, open_dir,
-    parse_pids, read_file, read_flat_keyed, read_limit, read_opt, read_u64, remove_cgroup_dir,
-    wait_until, write_file,
+    parse_pids, read_file, read_flat_keyed, read_limit, read_opt, read_u64, wait_until, write_file,
 };
 use super::resources;
 
@@ -125,12 +124,7 @@ impl Cgroup for V2 {
     }
 
     fn destroy(&mut self) -> Result<()> {
-        let leaf = self.leaf();
-        let res = if self.owned.may_remove(&leaf) {
-            remove_cgroup_dir(&leaf).map(|()| self.owned.remove_owned_parents(root()))
-        } else {
-            Ok(())
-        };
+        let res = self.owned.remove_leaf(root(), &self.leaf());
         self.owned.remove_created();
         res
     }
