@@ -236,22 +236,33 @@ impl Owned {
     }
 
     /// rmdir (if empty) the `/myrt/...` parents of the leaf below `mountpoint`.
-    fn remove_owned_parents(&self, mountpoint: &Path) {
+    fn remove_owned_parents(&mut self, mountpoint: &Path) {
         for p in self.owned_parents() {
-            if !try_rmdir(&join(mountpoint, &p)) {
+            let dir = join(mountpoint, &p);
+            if !try_rmdir(&dir) {
                 break;
             }
+            self.forget(&dir);
         }
+    }
+
+    /// A directory that is gone is no longer [`remove_created`](Self::remove_created)'s
+    /// to rmdir.
+    fn forget(&mut self, dir: &Path) {
+        self.created.retain(|d| d != dir);
     }
 
     /// The part of `destroy` for one hierarchy mounted at `root`: remove
     /// the cgroup `leaf` with every cgroup below it, where this handle may
     /// ([`may_remove`](Self::may_remove)), then its empty `/myrt` parents.
-    pub(crate) fn remove_leaf(&self, root: &Path, leaf: &Path) -> Result<()> {
+    /// What this removed is forgotten, so `remove_created` does not try
+    /// again (one failing rmdir fewer per directory and hierarchy).
+    pub(crate) fn remove_leaf(&mut self, root: &Path, leaf: &Path) -> Result<()> {
         if !self.may_remove(leaf) {
             return Ok(());
         }
         remove_cgroup_dir(leaf)?;
+        self.forget(leaf);
         self.remove_owned_parents(root);
         Ok(())
     }
