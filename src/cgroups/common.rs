@@ -269,12 +269,17 @@ impl Owned {
 }
 
 /// rmdir `dirs` (as recorded by [`Cgroup::missing_dirs`]), deepest first,
-/// where empty; returns the ones still there.
+/// where empty; returns the ones still there (in `dirs` order): those whose
+/// rmdir failed other than with ENOENT (no second look at each).
 pub fn remove_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    for d in dirs.iter().rev() {
-        try_rmdir(d);
-    }
-    dirs.iter().filter(|d| d.is_dir()).cloned().collect()
+    let mut left: Vec<PathBuf> = dirs
+        .iter()
+        .rev()
+        .filter(|d| fs::remove_dir(d).is_err_and(|e| e.kind() != io::ErrorKind::NotFound))
+        .cloned()
+        .collect();
+    left.reverse();
+    left
 }
 
 // ---------------------------------------------------------------------------
