@@ -37,8 +37,7 @@ pub mod v2;
 
 use common::PATH_FIELD;
 pub use common::{
-    CGROUP_ROOT, Cgroup, DEFAULT_PARENT, Error, OsError, Owned, Result, devices_enforced,
-    remove_dirs,
+    Cgroup, DEFAULT_PARENT, Error, OsError, Owned, Result, devices_enforced, remove_dirs,
 };
 pub use fs::{Mode, detect, open, open_with};
 
