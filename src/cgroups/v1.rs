@@ -96,14 +96,15 @@ impl Cgroup for V1 {
     }
 
     fn create(&mut self) -> Result<()> {
+        let mut leaves = Vec::new();
         for p in places(self.path()) {
             let created = mkdir_p(&p.root, &p.leaf)?;
             self.owned.remember(created);
             if p.hierarchy.is_some_and(|h| h.has("cpuset")) {
                 resources::cpuset::fill_cpusets(&p.root, &p.leaf)?;
             }
+            leaves.push(p.leaf);
         }
-        let leaves: Vec<PathBuf> = places(self.path()).into_iter().map(|p| p.leaf).collect();
         self.owned.check_leaves_empty(&leaves)
     }
 
