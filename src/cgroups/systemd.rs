@@ -149,18 +149,12 @@ pub fn expand_slice(slice: &str) -> Result<String> {
     Ok(out)
 }
 
-/// The properties of a new scope: placement, delegation, accounting (runc
+/// The properties of a new scope in `slice`: placement, delegation, accounting (runc
 /// always turns every controller's accounting on), then the resources.
-pub fn scope_properties(
-    path: &UnitPath,
-    id: &str,
-    pid: u32,
-    mode: Mode,
-    resources: Props,
-) -> Props {
+pub fn scope_properties(slice: &str, id: &str, pid: u32, mode: Mode, resources: Props) -> Props {
     let mut p: Props = vec![
         ("Description", Prop::Str(format!("myrt container {id}"))),
-        ("Slice", Prop::Str(path.slice.clone())),
+        ("Slice", Prop::Str(slice.to_string())),
         ("Delegate", Prop::Bool(true)),
         ("PIDs", Prop::U32s(vec![pid])),
         // A container's scope is not ordered against shutdown.target etc.
@@ -537,13 +531,8 @@ impl Systemd {
         let mode = detect();
         let mut st = self.lock();
         let (r, nodes) = st.pending.take().unwrap_or_default();
-        let path = UnitPath {
-            slice: self.slice.clone(),
-            unit: self.unit.clone(),
-            cgroup: self.fs.path().to_string(),
-        };
         let resources = resource_properties(&r, &nodes, mode)?;
-        let props = scope_properties(&path, &self.id, pid as u32, mode, resources);
+        let props = scope_properties(&self.slice, &self.id, pid as u32, mode, resources);
         bus::start(&self.unit, &props).map_err(|(e, queued)| {
             // Ours once systemd took it, even if its job failed: `destroy`
             // clears it.

@@ -80,7 +80,7 @@ fn path_errors_name_the_field() {
 #[test]
 fn scope_properties_place_and_delegate() {
     let u = UnitPath::parse(Some("a-b.slice:p:n"), "c1").unwrap();
-    let p = scope_properties(&u, "c1", 4242, Mode::V2, Vec::new());
+    let p = scope_properties(&u.slice, "c1", 4242, Mode::V2, Vec::new());
     assert_eq!(get(&p, "Slice"), Some(&Prop::Str("a-b.slice".into())));
     assert_eq!(get(&p, "Delegate"), Some(&Prop::Bool(true)));
     assert_eq!(get(&p, "PIDs"), Some(&Prop::U32s(vec![4242])));
@@ -89,7 +89,7 @@ fn scope_properties_place_and_delegate() {
         Some(&Prop::Str("myrt container c1".into()))
     );
     assert_eq!(get(&p, "IOAccounting"), Some(&Prop::Bool(true)));
-    let p = scope_properties(&u, "c1", 1, Mode::V1, Vec::new());
+    let p = scope_properties(&u.slice, "c1", 1, Mode::V1, Vec::new());
     assert_eq!(get(&p, "BlockIOAccounting"), Some(&Prop::Bool(true)));
     assert_eq!(get(&p, "IOAccounting"), None);
 }
