@@ -115,10 +115,13 @@ impl Cgroup for V2 {
     }
 
     fn kill_all(&self, sig: i32) -> Result<()> {
-        let kill = self.leaf().join("cgroup.kill");
-        if sig == libc::SIGKILL && kill.exists() {
-            // Kills the whole subtree, and frozen tasks too, without racing forks.
-            return write_file("kill", &kill, "1");
+        if sig == libc::SIGKILL {
+            // Kills the whole subtree, and frozen tasks too, without racing
+            // forks; a kernel without cgroup.kill (before 5.14) has no file.
+            match write_file("kill", &self.leaf().join("cgroup.kill"), "1") {
+                Err(e) if e.errno() == Some(libc::ENOENT) => {}
+                res => return res,
+            }
         }
         kill_frozen(self, sig, false)
     }
