@@ -189,8 +189,7 @@ impl Cgroup for V1 {
         let kills = read_flat_keyed(&d.join("memory.oom_control"))
             .get("oom_kill")
             .and_then(|v| v.as_u64())?;
-        let peak =
-            read_opt(&d.join("memory.max_usage_in_bytes")).and_then(|s| s.trim().parse().ok());
+        let peak = read_u64(&d.join("memory.max_usage_in_bytes"));
         Some((kills, peak))
     }
 

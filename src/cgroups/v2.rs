@@ -145,7 +145,7 @@ impl Cgroup for V2 {
         let kills = read_flat_keyed(&d.join("memory.events"))
             .get("oom_kill")
             .and_then(|v| v.as_u64())?;
-        let peak = read_opt(&d.join("memory.peak")).and_then(|s| s.trim().parse().ok());
+        let peak = read_u64(&d.join("memory.peak"));
         Some((kills, peak))
     }
 
