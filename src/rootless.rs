@@ -154,12 +154,7 @@ pub fn check(spec: &Spec) -> Result<(), String> {
     if privileged() {
         return Ok(());
     }
-    let userns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|n| n.iter().any(|n| n.typ() == LinuxNamespaceType::User));
-    if userns {
+    if crate::spec::has_namespace(spec, LinuxNamespaceType::User) {
         return Ok(());
     }
     Err(format!(
