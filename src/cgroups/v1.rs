@@ -74,10 +74,6 @@ impl V1 {
     pub fn new(owned: Owned) -> V1 {
         V1 { owned }
     }
-
-    fn path(&self) -> &str {
-        self.owned.path()
-    }
 }
 
 /// The hierarchy whose cgroup.procs lists the container's processes.
