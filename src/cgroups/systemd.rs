@@ -20,7 +20,7 @@ pub use super::bus::{Prop, Props};
 use super::common::{Cgroup, Error, Owned, PATH_FIELD, Result};
 use super::fs::{Mode, detect};
 use super::resources::devices::{self, DevKind};
-use super::resources::{cpu::shares_to_weight, memory::swap_to_v2};
+use super::resources::{cpu::shares_to_weight, memory::swap_v2_bytes};
 
 /// The slice of a container whose `cgroupsPath` leaves it out (runc's default).
 pub const DEFAULT_SLICE: &str = "system.slice";
@@ -218,14 +218,10 @@ fn memory_properties(r: &LinuxResources, mode: Mode, p: &mut Props) -> Result<()
             if let Some(l) = bytes_limit(m.reservation()) {
                 p.push(("MemoryLow", Prop::U64(l)));
             }
-            match swap_to_v2(m.swap(), m.limit())? {
-                Some(s) if s == "max" => p.push(("MemorySwapMax", Prop::U64(INFINITY))),
-                Some(s) => p.push((
-                    "MemorySwapMax",
-                    Prop::U64(s.parse().map_err(|_| {
-                        Error::invalid("linux.resources.memory.swap", format!("invalid value {s}"))
-                    })?),
-                )),
+            match swap_v2_bytes(m.swap(), m.limit())? {
+                Some(-1) => p.push(("MemorySwapMax", Prop::U64(INFINITY))),
+                // Not negative: swap_v2_bytes refuses a swap below the limit.
+                Some(s) => p.push(("MemorySwapMax", Prop::U64(s as u64))),
                 None => {}
             }
         }

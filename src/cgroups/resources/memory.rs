@@ -183,17 +183,26 @@ pub(super) fn v2(d: &Path, m: &LinuxMemory) -> Result<()> {
     Ok(())
 }
 
-/// The value for v2 `memory.swap.max`. The spec's `memory.swap` is memory+swap
-/// (v1 semantics); v2 limits swap alone, so the value is `swap - limit`.
-/// `limit` is the memory limit in effect (-1 = unlimited). Returns `None` when
-/// nothing should be written (swap unset or 0).
+/// The value for v2 `memory.swap.max`, as the file takes it ("max" or a
+/// number): [`swap_v2_bytes`].
 pub(crate) fn swap_to_v2(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>> {
+    Ok(swap_v2_bytes(swap, limit)?.map(|v| match v {
+        -1 => "max".to_string(),
+        v => v.to_string(),
+    }))
+}
+
+/// The v2 swap limit in bytes (-1 = no limit). The spec's `memory.swap` is
+/// memory+swap (v1 semantics); v2 limits swap alone, so the value is
+/// `swap - limit`. `limit` is the memory limit in effect (-1 = unlimited).
+/// Returns `None` when nothing should be written (swap unset or 0).
+pub(crate) fn swap_v2_bytes(swap: Option<i64>, limit: Option<i64>) -> Result<Option<i64>> {
     let swap = match swap {
         None | Some(0) => return Ok(None),
         Some(s) => s,
     };
     if swap == -1 {
-        return Ok(Some("max".into()));
+        return Ok(Some(-1));
     }
     if swap < -1 {
         return Err(Error::invalid(SWAP, format!("invalid value {swap}")));
@@ -210,6 +219,6 @@ pub(crate) fn swap_to_v2(swap: Option<i64>, limit: Option<i64>) -> Result<Option
             SWAP,
             format!("memory+swap limit ({swap}) must not be lower than the memory limit ({l})"),
         )),
-        Some(l) => Ok(Some((swap - l).to_string())),
+        Some(l) => Ok(Some(swap - l)),
     }
 }
