@@ -72,12 +72,8 @@ pub enum Error {
     NotSealed,
 }
 
-/// The protection of the running image, if any (see the module docs).
-pub fn running_sealed() -> Option<Sealed> {
-    let exe = sys::open(Path::new("/proc/self/exe"), libc::O_RDONLY, 0).ok()?;
-    sealed_kind(&exe)
-}
-
+/// The protection of the image `exe` (`/proc/self/exe`), if any (see the
+/// module docs).
 fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
     if let Ok(seals) = fcntl(exe, FcntlArg::F_GET_SEALS)
         && SealFlag::from_bits_retain(seals).contains(SEALS)
