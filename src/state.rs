@@ -476,11 +476,6 @@ impl ContainerDir {
         self._lock.as_ref().map(|l| l.as_raw_fd())
     }
 
-    /// Give up the lock (readers may come and go anyway).
-    pub fn unlock(&mut self) {
-        self._lock = None;
-    }
-
     pub fn fifo(&self) -> PathBuf {
         self.path.join(FIFO)
     }
