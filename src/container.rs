@@ -1177,7 +1177,6 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         Some(tty::block_signals()?)
     };
     let (pid, master) = process::spawn_exec(ExecArgs {
-        id,
         container_pid: st.pid,
         container,
         process: &p,

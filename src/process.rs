@@ -1479,7 +1479,6 @@ fn exec_vectors(p: &Process, env: Vec<String>) -> ChildResult<(Vec<CString>, Vec
 
 /// What `exec` needs to start a process in a running container.
 pub struct ExecArgs<'a> {
-    pub id: &'a str,
     pub container_pid: i32,
     /// A pidfd of the container's init, opened before its liveness check:
     /// the namespaces are joined through it, never by pid number.
