@@ -97,11 +97,10 @@ pub struct RootfsSetup<'a, 's> {
     pub sys: &'s dyn Syscall,
 }
 
-/// The container's root once mounted: its path in the container's mount
-/// namespace (for messages), an fd on its mount, used for everything
-/// after (never re-opened by path), and the system calls it is set up with.
+/// The container's root once mounted: an fd on its mount, used for
+/// everything after (never re-opened by path), and the system calls it is
+/// set up with.
 pub struct Root<'a> {
-    pub path: PathBuf,
     pub fd: OwnedFd,
     pub sys: &'a dyn Syscall,
 }
@@ -111,11 +110,7 @@ impl<'a> Root<'a> {
     pub fn open(path: &Path, sys: &'a dyn Syscall) -> Result<Root<'a>> {
         let fd =
             sys::open(path, libc::O_PATH | libc::O_DIRECTORY, 0).field(|| "root.path".into())?;
-        Ok(Root {
-            path: path.to_path_buf(),
-            fd,
-            sys,
-        })
+        Ok(Root { fd, sys })
     }
 }
 
@@ -135,7 +130,7 @@ pub fn prepare<'s>(p: &RootfsSetup<'_, 's>) -> Result<Root<'s>> {
         .mount(None, "/", None, libc::MS_REC | prop, None)
         .field(|| "linux.rootfsPropagation".into())?;
 
-    let (path, rootfd) = overlay::mount_root(p)?;
+    let rootfd = overlay::mount_root(p)?;
     let mut dev_is_tmpfs = false;
     for (i, m) in p.spec.mounts().iter().flatten().enumerate() {
         mount_one(p, &rootfd, i, m)?;
@@ -151,7 +146,6 @@ pub fn prepare<'s>(p: &RootfsSetup<'_, 's>) -> Result<Root<'s>> {
         dev_is_tmpfs,
     )?;
     Ok(Root {
-        path,
         fd: rootfd,
         sys: p.sys,
     })

@@ -18,26 +18,26 @@ pub struct Overlay {
 }
 
 /// Mount the root (over itself, or the overlay at `merged`) and return
-/// its path and the fd of its mount, which is the root from here on.
-pub(super) fn mount_root(p: &RootfsSetup) -> Result<(PathBuf, OwnedFd)> {
+/// the fd of its mount, which is the root from here on.
+pub(super) fn mount_root(p: &RootfsSetup) -> Result<OwnedFd> {
     let (path, mnt) = match &p.overlay {
         Some(o) => {
             let field = || format!("annotations.{}", "org.myrt.rootfs.overlay");
             let mnt = overlay_mount(p.sys, o).field(field)?;
-            (o.merged.clone(), mnt)
+            (&o.merged, mnt)
         }
         None => {
             let mnt = clone_tree(p.sys, None, &p.rootfs.to_string_lossy(), true)
                 .field(|| "root.path".into())?;
-            (p.rootfs.clone(), mnt)
+            (&p.rootfs, mnt)
         }
     };
     let target =
-        sys::open(&path, libc::O_PATH | libc::O_DIRECTORY, 0).field(|| "root.path".into())?;
+        sys::open(path, libc::O_PATH | libc::O_DIRECTORY, 0).field(|| "root.path".into())?;
     p.sys
         .move_mount(mnt.as_fd(), target.as_fd())
         .field(|| "root.path".into())?;
-    Ok((path, mnt))
+    Ok(mnt)
 }
 
 /// The overlay root as a detached mount. Each layer is its own fsconfig
