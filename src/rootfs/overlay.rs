@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::detached::clone_tree;
 use super::{Ctx, Result, RootfsSetup};
+use crate::spec::OVERLAY_ANNOTATION;
 use crate::sys;
 use crate::syscall::Syscall;
 
@@ -22,7 +23,7 @@ pub struct Overlay {
 pub(super) fn mount_root(p: &RootfsSetup) -> Result<OwnedFd> {
     let (path, mnt) = match &p.overlay {
         Some(o) => {
-            let field = || format!("annotations.{}", "org.myrt.rootfs.overlay");
+            let field = || format!("annotations.{OVERLAY_ANNOTATION}");
             let mnt = overlay_mount(p.sys, o).field(field)?;
             (&o.merged, mnt)
         }
