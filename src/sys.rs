@@ -726,6 +726,18 @@ pub fn move_mount(from: impl AsFd, to: impl AsFd) -> Result<()> {
         .map_err(|e| syscall_err("move_mount", "move_mount", e.into()))
 }
 
+/// Escape a path for overlayfs' `lowerdir` list (its ':' ',' and '\\').
+pub fn overlay_lower_escape(p: &OsStr) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in p.as_bytes() {
+        if b == b'\\' || b == b':' || b == b',' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
+}
+
 /// A new, detached filesystem mount: fsopen + fsconfig (one parameter per
 /// option, so values are never split on commas) + fsmount with `attrs`.
 /// `params` are (key, Some(value)) strings or (key, None) flags.
@@ -795,6 +807,14 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(rfc3339(951782400, 5), "2000-02-29T00:00:00.000000005Z");
         assert_eq!(rfc3339(1700000000, 0), "2023-11-14T22:13:20.000000000Z");
+    }
+
+    #[test]
+    fn lowerdir_escaping() {
+        assert_eq!(
+            overlay_lower_escape(OsStr::new("/a:b\\c,d")),
+            b"/a\\:b\\\\c\\,d"
+        );
     }
 
     #[test]

@@ -61,14 +61,12 @@ fn overlay_mount(sc: &dyn Syscall, o: &Overlay) -> sys::Result<OwnedFd> {
     };
     match sc.fs_mount("overlay", &params("lowerdir+", &lower), 0) {
         Err(e) if e.source.raw_os_error() == Some(libc::EINVAL) => {
-            let mut esc = String::new();
-            for c in lower.chars() {
-                if matches!(c, ':' | ',' | '\\') {
-                    esc.push('\\');
-                }
-                esc.push(c);
-            }
-            sc.fs_mount("overlay", &params("lowerdir", &esc), 0)
+            let esc = sys::overlay_lower_escape(o.lower.as_os_str());
+            sc.fs_mount(
+                "overlay",
+                &params("lowerdir", &String::from_utf8_lossy(&esc)),
+                0,
+            )
         }
         r => r,
     }

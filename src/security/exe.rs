@@ -24,7 +24,7 @@
 //! it). An environment variable only stops a loop (a re-executed image
 //! that does not pass the check is an error, not a second re-exec).
 
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -139,18 +139,6 @@ fn mount_err(what: &str) -> impl FnOnce(rustix::io::Errno) -> sys::Error + '_ {
     move |e| sys::io_err(what, e.into())
 }
 
-/// Escape a path for overlayfs' `lowerdir` list.
-fn lower_escape(p: &OsStr) -> Vec<u8> {
-    let mut out = Vec::new();
-    for &b in p.as_bytes() {
-        if b == b'\\' || b == b':' || b == b',' {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out
-}
-
 /// The binary, opened (O_PATH) through a private lower-only overlayfs.
 fn overlay_view() -> sys::Result<OwnedFd> {
     use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags as Attr};
@@ -170,7 +158,7 @@ fn overlay_view() -> sys::Result<OwnedFd> {
         fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(mount_err("fsopen overlay"))?;
     // overlayfs needs two lower layers to run without an upper one; the
     // binary's directory is on top, so nothing in /dev can shadow it.
-    let mut lower = lower_escape(dir.as_os_str());
+    let mut lower = sys::overlay_lower_escape(dir.as_os_str());
     lower.extend_from_slice(b":/dev");
     let lower = CString::new(lower).map_err(|_| sys::errno("lowerdir", libc::EINVAL))?;
     fsconfig_set_string(&ctx, c"lowerdir", lower.as_c_str())
@@ -307,10 +295,5 @@ mod tests {
         let a = std::fs::read(sys::fd_path(&r)).unwrap();
         let b = std::fs::read("/proc/self/exe").unwrap();
         assert!(a == b, "the overlay view is not the binary");
-    }
-
-    #[test]
-    fn lowerdir_escaping() {
-        assert_eq!(lower_escape(OsStr::new("/a:b\\c,d")), b"/a\\:b\\\\c\\,d");
     }
 }
