@@ -1091,12 +1091,7 @@ fn prepare_root(
         spec: a.spec,
         bundle: a.bundle,
         rootfs: a.rootfs.clone(),
-        overlay: a.config.overlay.as_ref().map(|o| rootfs::Overlay {
-            lower: o.layers.lower.clone(),
-            upper: o.layers.upper.clone(),
-            work: o.layers.work.clone(),
-            merged: o.layers.merged.clone(),
-        }),
+        overlay: a.config.overlay.as_ref().map(|o| &o.layers),
         // Without a cgroup of its own the container is in the caller's.
         cgroup_path: a.cgroup.map_or(born_in, Cgroup::path),
         cgroupns: ns.cgroupns,

@@ -82,7 +82,7 @@ pub struct RootfsSetup<'a, 's> {
     pub bundle: &'a Path,
     /// The bundle's rootfs (host path).
     pub rootfs: PathBuf,
-    pub overlay: Option<Overlay>,
+    pub overlay: Option<&'a Overlay>,
     /// The container's cgroup path (same in every hierarchy).
     pub cgroup_path: &'a str,
     pub cgroupns: bool,

@@ -21,7 +21,7 @@ pub struct Overlay {
 /// Mount the root (over itself, or the overlay at `merged`) and return
 /// the fd of its mount, which is the root from here on.
 pub(super) fn mount_root(p: &RootfsSetup) -> Result<OwnedFd> {
-    let (path, mnt) = match &p.overlay {
+    let (path, mnt) = match p.overlay {
         Some(o) => {
             let field = || format!("annotations.{OVERLAY_ANNOTATION}");
             let mnt = overlay_mount(p.sys, o).field(field)?;
