@@ -101,7 +101,7 @@ pub fn status_of(dir: &ContainerDir, st: &State) -> Status {
         Status::Stopped
     } else if !st.no_cgroup && cgroup_handle(st).is_frozen().unwrap_or(false) {
         Status::Paused
-    } else if dir.fifo().exists() && state::holds_file(st.pid, &dir.fifo()) != Some(false) {
+    } else if state::holds_file(st.pid, &dir.fifo()) != Some(false) {
         Status::Created
     } else {
         Status::Running

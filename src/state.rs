@@ -177,7 +177,8 @@ pub fn pid_alive(pid: i32, start: u64) -> bool {
 }
 
 /// Does process `pid` hold an fd on the file `path` (same device and inode)?
-/// `None` when its fd table cannot be read. The init holds the exec FIFO
+/// `Some(false)` when `path` does not exist, `None` when the fd table
+/// cannot be read. The init holds the exec FIFO
 /// until `start` has opened it, and never again afterwards: this tells a
 /// container that is `created` from one whose `start` died half-way.
 pub fn holds_file(pid: i32, path: &Path) -> Option<bool> {
