@@ -1160,9 +1160,9 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     // the pidfd is then known to be the container's init, and the
     // namespaces are joined through it.
     let container = sys::pidfd_open(st.pid).ok();
-    match status_of(&dir, &st) {
-        Status::Running | Status::Created => {}
-        s => return Err(failure(format!("cannot exec in a {s} container"))),
+    let status = status_of(&dir, &st);
+    if !matches!(status, Status::Running | Status::Created) {
+        return Err(failure(format!("cannot exec in a {status} container")));
     }
     crate::fault::point("exec checked");
     let container = container.ok_or_else(|| failure("container not running"))?;
@@ -1190,7 +1190,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         config,
         preserve_fds: o.preserve_fds,
         lock_fd: dir.lock_fd(),
-        state_json: state_json(&st, status_of(&dir, &st)),
+        state_json: state_json(&st, status),
     })?;
     crate::fault::point("exec spawned");
     if let Some(pf) = &o.pid_file {
