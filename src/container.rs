@@ -384,12 +384,10 @@ fn make_container(
         runner,
     )?;
     crate::fault::point("init ready");
-    let mut st = runner.template.clone();
-    if st.pid != init.pid || st.start_time != init.start_time {
-        st.pid = init.pid;
-        st.start_time = init.start_time;
-        dir.save(&st)?;
-    }
+    // The init was recorded (pid and start time) when the create hooks'
+    // stage reported it: `Parent::run_create_hooks`.
+    let st = runner.template.clone();
+    debug_assert_eq!(st.pid, init.pid);
     if let Some(p) = &o.pid_file {
         write_pid_file(p, init.pid)?;
         crate::fault::point("pid file written");

@@ -647,13 +647,13 @@ fn restore_namespaces(own: Vec<(OwnedFd, i32)>) {
 /// The container's init as the parent sees it after `create`.
 pub struct Init {
     pub pid: i32,
-    pub start_time: u64,
     pub master: Option<OwnedFd>,
 }
 
 /// The parent's callbacks during init set-up.
 pub trait Parent {
-    /// prestart + createRuntime hooks, with the child's pid known.
+    /// The init's pid is known: record it (with its start time, which
+    /// `state` checks), then run the prestart + createRuntime hooks.
     fn run_create_hooks(&mut self, pid: i32) -> std::result::Result<(), String>;
     /// The state JSON (status `creating`) given to createContainer and
     /// startContainer hooks in the child.
@@ -703,14 +703,10 @@ pub fn spawn_init(a: InitArgs, parent: &mut dyn Parent) -> Result<Init> {
         init: None,
     };
     match drive_init(&a, &ours, &mut procs, parent, &ns, cg_fd.is_some()) {
-        Ok((fds, pid)) => {
-            let start_time = sys::proc_stat(pid).map(|(_, s)| s).unwrap_or(0);
-            Ok(Init {
-                pid,
-                start_time,
-                master: fds.pty_master,
-            })
-        }
+        Ok((fds, pid)) => Ok(Init {
+            pid,
+            master: fds.pty_master,
+        }),
         Err(e) => {
             procs.kill();
             Err(e)
