@@ -146,8 +146,7 @@ impl process::Parent for HookRunner<'_> {
             return Ok(());
         };
         self.started.set(true);
-        let mut st = self.template.clone();
-        st.pid = pid;
+        let st = &self.template;
         // prestart sees `created` (as crun gives it, and as the runtime-spec
         // lifecycle's validation suite expects); createRuntime sees
         // `creating`, as runc gives it.
@@ -157,7 +156,7 @@ impl process::Parent for HookRunner<'_> {
         ] {
             let list = hooks::hooks_of(h, kind);
             if !list.is_empty() {
-                hooks::run(kind, list, &state_json(&st, status)).map_err(|e| e.to_string())?;
+                hooks::run(kind, list, &state_json(st, status)).map_err(|e| e.to_string())?;
             }
         }
         Ok(())
