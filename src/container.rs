@@ -644,10 +644,8 @@ fn start_inner(dir: &ContainerDir, st: &State) -> Result<()> {
 /// its fds are closed, so it can be read at once (`/proc/PID/stat` field
 /// 52), with no wait on the success path.
 fn killed_at_exec(pid: i32) -> Option<String> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    // Field 3 (state) is index 0; field 52 (exit_code) is index 49.
-    let code: i32 = rest.split_whitespace().nth(49)?.parse().ok()?;
+    // Field 52: exit_code.
+    let code: i32 = sys::with_proc_stat(pid, |f| f.get(49)?.parse().ok())?;
     (libc::WIFSIGNALED(code) && libc::WTERMSIG(code) == libc::SIGSYS).then(|| {
         "the container process was killed by SIGSYS (bad system call) as it started: \
          linux.seccomp does not allow a syscall it needs (e.g. execve)"
@@ -855,12 +853,7 @@ fn pid_ns_members(st: &State) -> Result<Vec<i32>> {
 
 /// The parent pid of `pid` (field 4 of /proc/<pid>/stat).
 fn ppid_of(pid: i32) -> Option<i32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    sys::with_proc_stat(pid, |f| f.get(1)?.parse().ok())
 }
 
 /// The container's cgroup, owning what its state says myrt created.

@@ -451,17 +451,26 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     Ok(())
 }
 
+/// The fields of `/proc/<pid>/stat` that follow the command name, given to
+/// `f`: field 3 (the state) is index 0, field N index N - 3. `None` when
+/// the process does not exist.
+pub fn with_proc_stat<T>(pid: libc::pid_t, f: impl FnOnce(&[&str]) -> Option<T>) -> Option<T> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything.
+    let rest = s.get(s.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    f(&fields)
+}
+
 /// Process facts from `/proc/<pid>/stat`: state letter and start time (in
 /// clock ticks since boot). `None` when the process does not exist.
 pub fn proc_stat(pid: libc::pid_t) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain anything.
-    let rest = &s[s.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    // starttime is field 22 overall; field 3 (state) is index 0 here.
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, start))
+    with_proc_stat(pid, |fields| {
+        let state = fields.first()?.chars().next()?;
+        // starttime is field 22.
+        let start = fields.get(19)?.parse().ok()?;
+        Some((state, start))
+    })
 }
 
 pub fn mount(
