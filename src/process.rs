@@ -557,8 +557,6 @@ struct NamespaceSetup {
     /// A new cgroup namespace: unshared by the child after it was put into
     /// its cgroup, so that the namespace's root is the container's cgroup.
     cgroupns: bool,
-    /// The init is root in a user namespace (new, or joined by path).
-    userns: bool,
     /// Namespaces the child unshares after joining a user namespace by
     /// path, so that they are owned by it.
     unshare_later: i32,
@@ -572,7 +570,6 @@ impl NamespaceSetup {
         let new_time = flags & libc::CLONE_NEWTIME != 0;
         flags &= !libc::CLONE_NEWTIME;
         let joins_userns = joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
-        let userns = flags & libc::CLONE_NEWUSER != 0 || joins_userns;
         // With a user namespace joined by path, the other new namespaces
         // are created after joining it (only the pid namespace has to come
         // from the clone), so that they are owned by that user namespace.
@@ -586,7 +583,6 @@ impl NamespaceSetup {
             joins,
             new_time,
             cgroupns,
-            userns,
             unshare_later,
         })
     }
@@ -602,6 +598,11 @@ impl NamespaceSetup {
 
     fn new_userns(&self) -> bool {
         self.clone_flags & libc::CLONE_NEWUSER != 0
+    }
+
+    /// The init is root in a user namespace (new, or joined by path).
+    fn userns(&self) -> bool {
+        self.new_userns() || self.joins.iter().any(|j| j.typ == LinuxNamespaceType::User)
     }
 
     /// Enter, in the parent, the namespaces that only apply to children:
@@ -1019,7 +1020,7 @@ fn enter_namespaces(sc: &dyn Syscall, ns: &NamespaceSetup, ch: &Channel) -> Chil
                 .map_err(|e| format!("linux.namespaces ({name}): {e}"))?;
         }
     }
-    if ns.userns {
+    if ns.userns() {
         // Root in the container's user namespace (maps were written by the
         // parent, or it was joined above).
         become_userns_root()?;
@@ -1091,7 +1092,7 @@ fn prepare_root(
         // Without a cgroup of its own the container is in the caller's.
         cgroup_path: a.cgroup.map_or(born_in, Cgroup::path),
         cgroupns: ns.cgroupns,
-        userns: ns.userns,
+        userns: ns.userns(),
         idmapped: idmapped_mounts,
         host_cgroups: None,
         sys: LINUX,
@@ -1509,16 +1510,16 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
             "the container's init exited (container not running)".into(),
         ));
     }
-    let userns = joins & libc::CLONE_NEWUSER != 0;
     let ns = ExecNamespaces {
         joins,
-        userns,
         // Entering the pid namespace for our child needs CAP_SYS_ADMIN in
         // our own user namespace too, which a user who is not root lacks:
         // then the child joins every namespace itself and forks the process
         // (with CLONE_PARENT, so it is our child), reports its pid and
         // exits, as runc's and crun's exec do. Costs a fork, only then.
-        intermediate: joins & libc::CLONE_NEWPID != 0 && userns && !crate::rootless::privileged(),
+        intermediate: joins & libc::CLONE_NEWPID != 0
+            && joins & libc::CLONE_NEWUSER != 0
+            && !crate::rootless::privileged(),
         chroot,
     };
     let caps = Caps::resolve(a.process.capabilities().as_ref())?;
@@ -1560,8 +1561,6 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
 struct ExecNamespaces {
     /// The namespaces of the container that are not ours (CLONE_NEW* flags).
     joins: i32,
-    /// Root in the container's user namespace.
-    userns: bool,
     /// The child joins the pid namespace too and forks the process.
     intermediate: bool,
     /// The root of a container without a mount namespace.
@@ -1631,7 +1630,8 @@ fn exec_child(
     {
         security::set_affinity(0, cpus, "process.execCPUAffinity.final")?;
     }
-    if ns.userns {
+    if ns.joins & libc::CLONE_NEWUSER != 0 {
+        // Root in the container's user namespace.
         become_userns_root()?;
     }
     if let Some(root) = &ns.chroot {
@@ -1866,7 +1866,6 @@ mod tests {
             ],
             new_time: false,
             cgroupns: true,
-            userns: false,
             unshare_later: libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
         };
         let (ch, _peer) = Channel::pair().unwrap();
