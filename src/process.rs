@@ -256,12 +256,12 @@ impl Channel {
                 Some((t, p)) if Some(t) == want => return Ok(p),
                 None if want.is_none() => return Ok(Vec::new()),
                 Some((PTY, _)) => {
-                    if let Some((fd, _)) = tty::recv_fd(self.0.as_raw_fd())? {
+                    if let Some(fd) = tty::recv_fd(self.0.as_raw_fd())? {
                         fds.pty_master = Some(fd);
                     }
                 }
                 Some((NOTIFY, _)) => {
-                    if let Some((fd, _)) = tty::recv_fd(self.0.as_raw_fd())? {
+                    if let Some(fd) = tty::recv_fd(self.0.as_raw_fd())? {
                         fds.notify(fd)?;
                     }
                 }
@@ -828,7 +828,7 @@ fn receive_init_pid(ch: &Channel, procs: &mut Procs) -> Result<i32> {
             .unwrap_or_default(),
     );
     let fd = if p.get(4) == Some(&1) {
-        tty::recv_fd(ch.0.as_raw_fd())?.map(|(fd, _)| fd)
+        tty::recv_fd(ch.0.as_raw_fd())?
     } else {
         None
     };

@@ -59,14 +59,14 @@ pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> sys::Result<()> {
     Ok(())
 }
 
-/// Receive one fd sent with [`send_fd`]; also returns the message body.
-pub fn recv_fd(sock: RawFd) -> sys::Result<Option<(OwnedFd, Vec<u8>)>> {
+/// Receive one fd sent with [`send_fd`] (its message body, the fd's name,
+/// is read and dropped).
+pub fn recv_fd(sock: RawFd) -> sys::Result<Option<OwnedFd>> {
     let mut buf = [0u8; 4096];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
         .map_err(|e| sys::errno("receive fd", e as i32))?;
-    let n = msg.bytes;
     let mut got = None;
     for c in msg
         .cmsgs()
@@ -83,7 +83,7 @@ pub fn recv_fd(sock: RawFd) -> sys::Result<Option<(OwnedFd, Vec<u8>)>> {
             }
         }
     }
-    Ok(got.map(|fd| (fd, buf[..n].to_vec())))
+    Ok(got)
 }
 
 /// The pty multiplexer's device (TTYAUX_MAJOR 5, minor 2) and its inode
