@@ -28,7 +28,9 @@ pub fn mkdir_all(root: &OwnedFd, path: &Path, file: bool) -> sys::Result<OwnedFd
         })
         .collect();
     let mut cur = PathBuf::from("/");
-    let mut dirfd = sys::open_in_root(root.as_raw_fd(), &cur, libc::O_PATH | libc::O_DIRECTORY)?;
+    // The last directory opened; `None`: the root itself (its own fd, not
+    // reopened).
+    let mut dirfd: Option<OwnedFd> = None;
     for (i, c) in comps.iter().enumerate() {
         cur.push(c);
         let last = i + 1 == comps.len();
@@ -37,16 +39,20 @@ pub fn mkdir_all(root: &OwnedFd, path: &Path, file: bool) -> sys::Result<OwnedFd
         } else {
             libc::O_PATH | libc::O_DIRECTORY
         };
-        match sys::open_in_root(root.as_raw_fd(), &cur, flags) {
-            Ok(fd) => dirfd = fd,
+        let fd = match sys::open_in_root(root.as_raw_fd(), &cur, flags) {
+            Ok(fd) => fd,
             Err(e) if e.source.raw_os_error() == Some(libc::ENOENT) => {
-                create_at(&dirfd, c, last && file, &cur)?;
-                dirfd = sys::open_in_root(root.as_raw_fd(), &cur, flags)?;
+                create_at(dirfd.as_ref().unwrap_or(root), c, last && file, &cur)?;
+                sys::open_in_root(root.as_raw_fd(), &cur, flags)?
             }
             Err(e) => return Err(e),
-        }
+        };
+        dirfd = Some(fd);
     }
-    Ok(dirfd)
+    match dirfd {
+        Some(fd) => Ok(fd),
+        None => sys::open_in_root(root.as_raw_fd(), &cur, libc::O_PATH | libc::O_DIRECTORY),
+    }
 }
 
 /// Create `name` in `dir` (an O_PATH fd): an empty file, or a directory
@@ -75,10 +81,17 @@ fn create_at(dir: &OwnedFd, name: &OsStr, file: bool, cur: &Path) -> sys::Result
 pub(super) fn lstat_in_root(rootfd: &OwnedFd, path: &Path) -> Option<FileStat> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name()?;
-    let dir =
-        sys::open_in_root(rootfd.as_raw_fd(), parent, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+    // A name in the root itself is looked up from the root's own fd.
+    let opened;
+    let dir = if parent == Path::new("/") {
+        rootfd
+    } else {
+        opened =
+            sys::open_in_root(rootfd.as_raw_fd(), parent, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+        &opened
+    };
     nix::sys::stat::fstatat(
-        &dir,
+        dir,
         cstr(name).as_c_str(),
         AtFlags::AT_SYMLINK_NOFOLLOW | AtFlags::AT_EMPTY_PATH,
     )
