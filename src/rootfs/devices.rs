@@ -6,8 +6,8 @@ use nix::sys::stat::{FchmodatFlags, Mode};
 use nix::sys::statfs::DEVPTS_SUPER_MAGIC;
 use nix::unistd::{Gid, Uid, UnlinkatFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use super::detached::clone_tree;
 use super::path::{is, mkdir_all, reopen_dir};
@@ -54,9 +54,10 @@ pub(super) fn create(
     userns: bool,
     dev_is_tmpfs: bool,
 ) -> Result<()> {
+    let mut dir = None;
     for (i, d) in devices.into_iter().flatten().enumerate() {
         let node = configured_node(i, d)?;
-        make_device(sc, rootfd, &node, userns).map_err(|e| Error::Field {
+        make_device(sc, rootfd, &mut dir, &node, userns).map_err(|e| Error::Field {
             field: format!("linux.devices[{i}]"),
             source: e,
         })?;
@@ -73,20 +74,15 @@ pub(super) fn create(
             mode: 0o666,
             owner: None,
         };
-        make_device(sc, rootfd, &node, userns).map_err(|e| Error::Field {
+        make_device(sc, rootfd, &mut dir, &node, userns).map_err(|e| Error::Field {
             field: format!("default device {path}"),
             source: e,
         })?;
     }
-    let devfd = sys::open_in_root(
-        rootfd.as_raw_fd(),
-        Path::new("/dev"),
-        libc::O_PATH | libc::O_DIRECTORY,
-    )?;
-    let devfd = reopen_dir(&devfd)?;
+    let devfd = &NodeDir::get(&mut dir, rootfd, Path::new("/dev"))?.fd;
     for (link, target) in DEV_SYMLINKS {
         if link == "ptmx" {
-            remove_ptmx(sc, &devfd)?;
+            remove_ptmx(sc, devfd)?;
         }
         match sc.symlinkat(target, devfd.as_fd(), link) {
             Err(e) if e.source.raw_os_error() != Some(libc::EEXIST) => {
@@ -125,9 +121,48 @@ fn configured_node(i: usize, d: &LinuxDevice) -> Result<Node<'_>> {
     })
 }
 
+/// The directory nodes are made in (a real fd, not O_PATH), opened once for
+/// the nodes that share it: the default devices and symlinks all go into
+/// /dev.
+struct NodeDir {
+    path: PathBuf,
+    fd: OwnedFd,
+    /// A devpts instance, which makes its own nodes.
+    devpts: bool,
+}
+
+impl NodeDir {
+    /// The directory `path` in the root (made if missing): `cached` if it
+    /// is that one, else opened and kept in `cached`.
+    fn get<'c>(
+        cached: &'c mut Option<NodeDir>,
+        rootfd: &OwnedFd,
+        path: &Path,
+    ) -> sys::Result<&'c NodeDir> {
+        if cached.as_ref().is_some_and(|d| d.path == path) {
+            return Ok(cached.as_ref().expect("checked above"));
+        }
+        let fd = reopen_dir(&mkdir_all(rootfd, path, false)?)?;
+        let devpts =
+            nix::sys::statfs::fstatfs(&fd).is_ok_and(|s| s.filesystem_type() == DEVPTS_SUPER_MAGIC);
+        Ok(cached.insert(NodeDir {
+            path: path.to_path_buf(),
+            fd,
+            devpts,
+        }))
+    }
+}
+
 /// Make one node: kept if the same device is already there, skipped in a
-/// devpts, bound from the host where mknod is not allowed.
-fn make_device(sc: &dyn Syscall, rootfd: &OwnedFd, n: &Node, userns: bool) -> sys::Result<()> {
+/// devpts, bound from the host where mknod is not allowed. `dir`: the
+/// directory of the previous node, reused if it is this one's.
+fn make_device(
+    sc: &dyn Syscall,
+    rootfd: &OwnedFd,
+    dir: &mut Option<NodeDir>,
+    n: &Node,
+    userns: bool,
+) -> sys::Result<()> {
     let Node {
         path,
         kind,
@@ -139,9 +174,11 @@ fn make_device(sc: &dyn Syscall, rootfd: &OwnedFd, n: &Node, userns: bool) -> sy
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = cstr(path.file_name().unwrap_or_default());
     let name = name.as_c_str();
-    let dirfd = reopen_dir(&mkdir_all(rootfd, parent, false)?)?;
+    let NodeDir {
+        fd: dirfd, devpts, ..
+    } = NodeDir::get(dir, rootfd, parent)?;
     let dev = libc::makedev(major, minor);
-    if let Ok(st) = nix::sys::stat::fstatat(&dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+    if let Ok(st) = nix::sys::stat::fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         // An existing node is kept if it is the same device; anything else
         // at that path is an error (runtime-spec, linux.devices).
         if is(&st, kind) && (kind == libc::S_IFIFO || st.st_rdev == dev) {
@@ -154,7 +191,7 @@ fn make_device(sc: &dyn Syscall, rootfd: &OwnedFd, n: &Node, userns: bool) -> sy
     }
     // A devpts instance makes its own nodes (/dev/pts/N appear as ptys are
     // opened): a host pty listed in a privileged config is not created.
-    if nix::sys::statfs::fstatfs(&dirfd).is_ok_and(|s| s.filesystem_type() == DEVPTS_SUPER_MAGIC) {
+    if *devpts {
         return Ok(());
     }
     if userns {
@@ -171,11 +208,11 @@ fn make_device(sc: &dyn Syscall, rootfd: &OwnedFd, n: &Node, userns: bool) -> sy
         Ok(()) => {}
     }
     let perm = Mode::from_bits_truncate(mode & 0o7777);
-    nix::sys::stat::fchmodat(&dirfd, name, perm, FchmodatFlags::FollowSymlink)
+    nix::sys::stat::fchmodat(dirfd, name, perm, FchmodatFlags::FollowSymlink)
         .map_err(|e| sys::errno(format!("chmod {}", path.display()), e as i32))?;
     if let Some((uid, gid)) = owner {
         let (u, g) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
-        nix::unistd::fchownat(&dirfd, name, u, g, AtFlags::AT_SYMLINK_NOFOLLOW)
+        nix::unistd::fchownat(dirfd, name, u, g, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| sys::errno(format!("chown {}", path.display()), e as i32))?;
     }
     Ok(())
