@@ -289,7 +289,6 @@ fn load_for_create(
 
 /// The write-ahead record: everything this create is about to make.
 fn record_ahead(id: &str, c: &CreateInputs, cgroup: &dyn Cgroup) -> State {
-    let linux = c.linux();
     State {
         id: id.to_string(),
         pid: 0,
@@ -311,11 +310,7 @@ fn record_ahead(id: &str, c: &CreateInputs, cgroup: &dyn Cgroup) -> State {
         cgroup_path: cgroup.path().to_string(),
         overlay_dir: c.init.overlay_dir().map(|(d, _)| d.to_path_buf()),
         overlay_keep: c.init.overlay_dir().is_some_and(|(_, keep)| keep),
-        own_pid_ns: linux
-            .namespaces()
-            .iter()
-            .flatten()
-            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()),
+        own_pid_ns: spec::new_namespace(&c.spec, oci_spec::runtime::LinuxNamespaceType::Pid),
         cgroup_created: Some(if c.no_cgroup {
             Vec::new()
         } else {

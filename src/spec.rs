@@ -196,7 +196,8 @@ pub fn has_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
 }
 
-fn new_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
+/// Does the config create a namespace of type `t` (one without a path)?
+pub fn new_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
