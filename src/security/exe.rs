@@ -35,7 +35,7 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::sendfile::sendfile;
 use nix::sys::stat::{Mode, fchmod, fstat};
 use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, fstatfs};
-use nix::sys::statvfs::{FsFlags, fstatvfs};
+use nix::sys::statvfs::FsFlags;
 use nix::unistd::{execve, execveat};
 
 use crate::sys;
@@ -80,9 +80,11 @@ fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
     {
         return Some(Sealed::Memfd);
     }
-    let overlay = fstatfs(exe).is_ok_and(|s| s.filesystem_type() == OVERLAYFS_SUPER_MAGIC);
-    let read_only = fstatvfs(exe).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
-    if !overlay || !read_only {
+    // One fstatfs: the filesystem type and the mount flags (what fstatvfs
+    // reports, through the same system call).
+    let sfs = fstatfs(exe).ok()?;
+    let overlay = sfs.filesystem_type() == OVERLAYFS_SUPER_MAGIC;
+    if !overlay || !sfs.flags().contains(FsFlags::ST_RDONLY) {
         return None;
     }
     let id = mount_id(exe)?;
