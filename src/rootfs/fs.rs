@@ -143,15 +143,22 @@ fn tmpfs_contents(
     before: Option<&FileStat>,
     opts: &Options,
 ) -> sys::Result<()> {
-    let to = reopen_dir(mnt)?;
     let existed = before.is_some_and(|st| is(st, libc::S_IFDIR));
-    if opts.tmpcopyup && existed {
+    let copy = opts.tmpcopyup && existed;
+    let mode_of = if existed && !opts.data.iter().any(|d| d.starts_with("mode=")) {
+        nix::sys::stat::fstat(target).ok()
+    } else {
+        None
+    };
+    if !copy && mode_of.is_none() {
+        // Nothing to put in it (the usual /dev: `mode=` given).
+        return Ok(());
+    }
+    let to = reopen_dir(mnt)?;
+    if copy {
         copy_tree(&reopen_dir(target)?, &to)?;
     }
-    if existed
-        && !opts.data.iter().any(|d| d.starts_with("mode="))
-        && let Ok(st) = nix::sys::stat::fstat(target)
-    {
+    if let Some(st) = mode_of {
         nix::sys::stat::fchmod(&to, Mode::from_bits_truncate(st.st_mode & 0o7777))
             .map_err(|e| sys::errno("chmod tmpfs root", e as i32))?;
         if opts.tmpcopyup {
