@@ -157,10 +157,12 @@ impl CgroupMount<'_> {
                 let src = h
                     .mountpoint
                     .join(self.p.cgroup_path.trim_start_matches('/'));
-                if !src.exists() {
-                    continue;
+                // A hierarchy without the container's cgroup is left out
+                // (its open_tree says ENOENT; no stat of it first).
+                match self.bind(&src, &t) {
+                    Err(e) if e.source.raw_os_error() == Some(libc::ENOENT) => continue,
+                    r => r?,
                 }
-                self.bind(&src, &t)?;
             }
             let n = name.to_string_lossy();
             if n.contains(',') {
