@@ -6,7 +6,7 @@
 
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -72,26 +72,15 @@ pub struct Channel(OwnedFd);
 
 impl Channel {
     pub fn pair() -> sys::Result<(Channel, Channel)> {
-        let mut fds = [0; 2];
-        // SAFETY: socketpair writes two fds into the two-element array.
-        let r = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if r < 0 {
-            return Err(sys::last("socketpair"));
-        }
-        // SAFETY: both fds are new and owned by nobody else.
-        unsafe {
-            Ok((
-                Channel(OwnedFd::from_raw_fd(fds[0])),
-                Channel(OwnedFd::from_raw_fd(fds[1])),
-            ))
-        }
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| sys::errno("socketpair", e as i32))?;
+        Ok((Channel(a), Channel(b)))
     }
 
     /// Send one framed message: the first datagram carries the tag, the
