@@ -604,18 +604,8 @@ impl NamespaceSetup {
         }
         for j in &self.joins {
             if j.typ == LinuxNamespaceType::Pid || j.typ == LinuxNamespaceType::Time {
-                let entered = sys::open(
-                    Path::new(&format!("/proc/self/ns/{}", namespaces::proc_name(j.typ))),
-                    libc::O_RDONLY,
-                    0,
-                )
-                .map_err(Error::from)
-                .and_then(|fd| {
-                    namespaces::enter(j)?;
-                    Ok(fd)
-                });
-                match entered {
-                    Ok(fd) => own.push((fd, namespaces::flag(j.typ))),
+                match enter_keeping_own(j.typ, || namespaces::enter(j)) {
+                    Ok(entered) => own.push(entered),
                     Err(e) => {
                         restore_namespaces(own);
                         return Err(e);
@@ -625,6 +615,21 @@ impl NamespaceSetup {
         }
         Ok(own)
     }
+}
+
+/// Enter a namespace of type `typ` for the clone (`enter` does it) and
+/// return our own one of that type, for [`restore_namespaces`].
+fn enter_keeping_own(
+    typ: LinuxNamespaceType,
+    enter: impl FnOnce() -> namespaces::Result<()>,
+) -> Result<(OwnedFd, i32)> {
+    let own = sys::open(
+        Path::new(&format!("/proc/self/ns/{}", namespaces::proc_name(typ))),
+        libc::O_RDONLY,
+        0,
+    )?;
+    enter()?;
+    Ok((own, namespaces::flag(typ)))
 }
 
 /// Back to the parent's own namespaces (see `enter_for_clone`).
@@ -1521,9 +1526,9 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     // clone (unless the child forks the process, see above).
     let mut own_ns = Vec::new();
     if joins & libc::CLONE_NEWPID != 0 && !ns.intermediate {
-        let own = sys::open(Path::new("/proc/self/ns/pid"), libc::O_RDONLY, 0)?;
-        namespaces::join_process(&a.container, libc::CLONE_NEWPID)?;
-        own_ns.push((own, libc::CLONE_NEWPID));
+        own_ns.push(enter_keeping_own(LinuxNamespaceType::Pid, || {
+            namespaces::join_process(&a.container, libc::CLONE_NEWPID)
+        })?);
     }
     let pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
     if !matches!(pid, Ok(0)) {
