@@ -794,15 +794,12 @@ fn drive_init(
     // linux.netDevices: the container's network namespace exists now.
     crate::netdevices::move_into(a.spec, pid).map_err(|e| Error::Child(e.to_string()))?;
     parent.run_create_hooks(pid).map_err(Error::Child)?;
-    ch.send(HOOKS_DONE, &parent.hook_state(pid))?;
+    let state = parent.hook_state(pid);
+    ch.send(HOOKS_DONE, &state)?;
     // createContainer hooks run in the child during the next stage.
     let t =
         STAGE_TIMEOUT + hooks::total_timeout(a.spec.hooks().as_ref(), hooks::Kind::CreateContainer);
-    fds.listener = listener_of(
-        a.config.common.seccomp.as_ref(),
-        pid,
-        parent.hook_state(pid),
-    );
+    fds.listener = listener_of(a.config.common.seccomp.as_ref(), pid, state);
     ch.expect_fds(
         Some(READY),
         Some(t),
