@@ -140,11 +140,9 @@ impl Syscall for Linux {
     }
 
     fn umount2(&self, target: &str, flags: libc::c_int) -> Result<()> {
-        let t = sys::cstr(target);
-        // SAFETY: `t` is a NUL-terminated path that outlives the call.
-        check(unsafe { libc::umount2(t.as_ptr(), flags) }, || {
-            format!("umount {target}")
-        })
+        let flags = nix::mount::MntFlags::from_bits_retain(flags);
+        nix::mount::umount2(target, flags)
+            .map_err(|e| sys::errno(format!("umount {target}"), e as i32))
     }
 
     fn open_tree(&self, dirfd: BorrowedFd<'_>, path: &str, flags: u32) -> Result<OwnedFd> {
@@ -169,10 +167,7 @@ impl Syscall for Linux {
     }
 
     fn pivot_root(&self, new_root: &str, put_old: &str) -> Result<()> {
-        let (n, o) = (sys::cstr(new_root), sys::cstr(put_old));
-        // SAFETY: both are NUL-terminated paths that outlive the call.
-        let r = unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) };
-        check(r as libc::c_int, || "pivot_root".into())
+        nix::unistd::pivot_root(new_root, put_old).map_err(|e| sys::errno("pivot_root", e as i32))
     }
 
     fn fchdir(&self, fd: BorrowedFd<'_>) -> Result<()> {
@@ -225,8 +220,9 @@ impl Syscall for Linux {
     }
 
     fn unshare(&self, flags: libc::c_int) -> Result<()> {
-        // SAFETY: plain syscall; no memory is passed.
-        check(unsafe { libc::unshare(flags) }, || "unshare".into())
+        // (from_bits_retain: nix has no name for CLONE_NEWTIME.)
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags))
+            .map_err(|e| sys::errno("unshare", e as i32))
     }
 
     fn cloexec_from(&self, first: u32) -> Result<()> {
@@ -242,17 +238,15 @@ impl Syscall for Linux {
     }
 
     fn setresgid(&self, gid: libc::gid_t) -> Result<()> {
-        // SAFETY: plain syscall; no memory is passed.
-        check(unsafe { libc::setresgid(gid, gid, gid) }, || {
-            format!("setresgid {gid}")
-        })
+        let g = nix::unistd::Gid::from_raw(gid);
+        nix::unistd::setresgid(g, g, g)
+            .map_err(|e| sys::errno(format!("setresgid {gid}"), e as i32))
     }
 
     fn setresuid(&self, uid: libc::uid_t) -> Result<()> {
-        // SAFETY: plain syscall; no memory is passed.
-        check(unsafe { libc::setresuid(uid, uid, uid) }, || {
-            format!("setresuid {uid}")
-        })
+        let u = nix::unistd::Uid::from_raw(uid);
+        nix::unistd::setresuid(u, u, u)
+            .map_err(|e| sys::errno(format!("setresuid {uid}"), e as i32))
     }
 
     fn drop_bounding_cap(&self, cap: caps::Capability) -> CapsResult {
