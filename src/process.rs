@@ -923,12 +923,8 @@ fn child_preamble(lock_fd: Option<RawFd>, ch: &Channel) -> ChildResult<()> {
 /// A new session, so that a pty can become the controlling terminal, and
 /// the usual umask.
 fn start_session() -> ChildResult<()> {
-    // SAFETY: setsid and umask take no pointers.
-    if unsafe { libc::setsid() } < 0 {
-        return Err(sys::last("setsid").into());
-    }
-    // SAFETY: as above.
-    unsafe { libc::umask(0o022) };
+    nix::unistd::setsid().map_err(|e| sys::errno("setsid", e as i32))?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     Ok(())
 }
 
@@ -1261,10 +1257,8 @@ fn open_cwd(cwd: &Path) -> ChildResult<OwnedFd> {
 /// check that it is inside the container's root.
 fn enter_cwd(dir: &OwnedFd, cwd: &Path) -> ChildResult<()> {
     let field = || format!("process.cwd ({})", cwd.display());
-    // SAFETY: fchdir takes a live fd and no pointers.
-    if unsafe { libc::fchdir(dir.as_raw_fd()) } < 0 {
-        return Err(format!("{}: {}", field(), sys::last("chdir")).into());
-    }
+    nix::unistd::fchdir(dir)
+        .map_err(|e| format!("{}: {}", field(), sys::errno("chdir", e as i32)))?;
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() => Ok(()),
         _ => Err(format!("{}: is outside the container", field()).into()),
@@ -1677,11 +1671,14 @@ fn join_container(a: &ExecArgs, ch: &Channel, ns: &ExecNamespaces) -> ChildResul
 /// Enter the root of a container without a mount namespace (its init's
 /// `/proc/<pid>/root`, opened by the parent).
 fn chroot_into(root: &OwnedFd) -> ChildResult<()> {
-    let dot = sys::cstr(".");
-    // SAFETY: fchdir takes a live fd; chroot a NUL-terminated path.
-    if unsafe { libc::fchdir(root.as_raw_fd()) } < 0 || unsafe { libc::chroot(dot.as_ptr()) } < 0 {
-        return Err(format!("enter the container's root: {}", sys::last("chroot")).into());
-    }
+    nix::unistd::fchdir(root)
+        .and_then(|()| nix::unistd::chroot("."))
+        .map_err(|e| {
+            format!(
+                "enter the container's root: {}",
+                sys::errno("chroot", e as i32)
+            )
+        })?;
     Ok(())
 }
 
