@@ -138,7 +138,7 @@ pub fn parse(text: &str) -> Mounts {
 pub fn host() -> &'static Mounts {
     static MOUNTS: OnceLock<Mounts> = OnceLock::new();
     MOUNTS.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/mountinfo")
+        crate::sys::read_small("/proc/self/mountinfo")
             .map(|s| parse(&s))
             .unwrap_or_default()
     })

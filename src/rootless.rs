@@ -170,7 +170,7 @@ pub fn own_cgroup_v2() -> String {
     if crate::cgroups::detect() != crate::cgroups::Mode::V2 {
         return String::new();
     }
-    std::fs::read_to_string("/proc/self/cgroup")
+    crate::sys::read_small("/proc/self/cgroup")
         .ok()
         .and_then(|s| {
             s.lines()

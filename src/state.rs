@@ -257,7 +257,7 @@ fn lock_holder(fd: &OwnedFd) -> String {
         return "another process".into();
     };
     let key = format!("{:02x}:{:02x}:{ino}", libc::major(dev), libc::minor(dev));
-    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let locks = crate::sys::read_small("/proc/locks").unwrap_or_default();
     for l in locks.lines() {
         let f: Vec<&str> = l.split_whitespace().collect();
         // "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"; blocked waiters

@@ -69,6 +69,32 @@ pub fn runtime_binary() -> Option<std::path::PathBuf> {
     (p.is_absolute() && !p.as_os_str().as_bytes().ends_with(b" (deleted)")).then_some(p)
 }
 
+/// Read a small kernel-made file (`/proc`, cgroupfs) whole. These report
+/// a size of 0, so `fs::read_to_string` starts with a 32-byte read and
+/// doubles: 5 reads for `/proc/<pid>/stat`, 8 for a mountinfo. One 4 KiB
+/// buffer takes most of them in one read (and the end-of-file read).
+pub fn read_small(path: impl AsRef<Path>) -> io::Result<String> {
+    use std::io::Read;
+    // Not `read_to_end`: for a File it first asks for the size and the
+    // position (statx, lseek), both useless here.
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 pub fn cstr(p: impl AsRef<OsStr>) -> CString {
     // Paths from JSON cannot contain NUL after validation; map a NUL to an
     // obviously bad path rather than panicking.
@@ -455,7 +481,7 @@ pub fn cloexec_from(first: u32) -> Result<()> {
 /// `f`: field 3 (the state) is index 0, field N index N - 3. `None` when
 /// the process does not exist.
 pub fn with_proc_stat<T>(pid: libc::pid_t, f: impl FnOnce(&[&str]) -> Option<T>) -> Option<T> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = read_small(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain anything.
     let rest = s.get(s.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();

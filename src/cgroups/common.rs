@@ -433,7 +433,7 @@ pub(crate) fn write_file(field: &str, path: &Path, value: &str) -> Result<()> {
 }
 
 pub(crate) fn read_file(field: &str, path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|e| Error::io(field, "read", path, e))
+    crate::sys::read_small(path).map_err(|e| Error::io(field, "read", path, e))
 }
 
 /// Write a v2 cgroup file; a missing file means the controller is not enabled.
@@ -480,7 +480,7 @@ pub(crate) fn v2_weight(v: u64, lo: u64, hi: u64) -> u64 {
 
 /// Read a cgroup file; `None` when it cannot be read (stats are best effort).
 pub(crate) fn read_opt(path: &Path) -> Option<String> {
-    fs::read_to_string(path).ok()
+    crate::sys::read_small(path).ok()
 }
 
 /// A number file; "max" reads as `u64::MAX`.
