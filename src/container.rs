@@ -1151,9 +1151,10 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     }
     crate::fault::point("exec checked");
     let container = container.ok_or_else(|| failure("container not running"))?;
-    let spec = load_config(&dir)?;
+    let mut spec = load_config(&dir)?;
     let p = exec_process(&spec, o)?;
-    let linux = spec.linux().clone().unwrap_or_default();
+    // Taken out of the spec (not used after this), not copied.
+    let linux = spec.linux_mut().take().unwrap_or_default();
     let config = process::ExecConfig::prepare(&linux, &p, o.console_socket.as_deref(), o.detach)?;
     let cgroup = (!st.no_cgroup).then(|| cgroup_handle(&st));
     let sigfd = if o.detach {
