@@ -428,12 +428,11 @@ impl ContainerDir {
     }
 
     /// An existing container's directory, without a lock (for readers: the
-    /// state file is replaced atomically, so it is always whole).
+    /// state file is replaced atomically, so it is always whole). Nothing
+    /// is looked at yet: a missing directory is [`Error::NotFound`] from
+    /// [`load`](Self::load).
     pub fn peek(root: &Path, id: &str) -> Result<ContainerDir> {
         let path = root.join(id);
-        if !path.is_dir() {
-            return Err(Error::NotFound(id.into()));
-        }
         Ok(ContainerDir {
             path,
             id: id.into(),
@@ -444,7 +443,8 @@ impl ContainerDir {
     pub fn load(&self) -> Result<State> {
         let p = self.path.join(STATE_FILE);
         let data = std::fs::read(&p).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+            // ENOTDIR: `<root>/<id>` is no directory (see `peek`).
+            if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) {
                 Error::NotFound(self.id.clone())
             } else {
                 sys::io_err(format!("read {}", p.display()), e).into()
