@@ -200,3 +200,69 @@ pub fn stop(unit: &str) -> Result<()> {
     })
     .map_err(|(e, _)| e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The request is one JSON argument; the helper reads back exactly
+    /// what the runtime wrote.
+    #[test]
+    fn request_round_trips() {
+        let req = Request::Start {
+            unit: "myrt-a.scope".into(),
+            props: props(&vec![
+                ("Delegate", Prop::Bool(true)),
+                ("MemoryMax", Prop::U64(1 << 20)),
+                ("PIDs", Prop::U32s(vec![42])),
+                (
+                    "DeviceAllow",
+                    Prop::Pairs(vec![("/dev/null".into(), "rwm".into())]),
+                ),
+            ]),
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(
+            json.starts_with(r#"{"op":"start","unit":"myrt-a.scope","#),
+            "{json}"
+        );
+        let back: Request = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+
+    /// A failure keeps its kind, field and message, and whether systemd
+    /// took the unit (the caller's to stop then).
+    #[test]
+    fn failures_keep_kind_field_and_queued() {
+        let cases = [
+            (Error::invalid("linux.cgroupsPath", "exists"), Kind::Invalid),
+            (Error::unsupported("systemd", "no bus"), Kind::Unsupported),
+            (
+                Error::Timeout {
+                    field: "systemd".into(),
+                    msg: "slow".into(),
+                },
+                Kind::Timeout,
+            ),
+        ];
+        for (e, kind) in cases {
+            let text = e.to_string();
+            let json = serde_json::to_string(&Reply::from_result(Err((e, true)))).unwrap();
+            match serde_json::from_str::<Reply>(&json).unwrap() {
+                Reply::Failed {
+                    kind: k,
+                    field,
+                    msg,
+                    queued,
+                } => {
+                    assert_eq!(k, kind);
+                    assert_eq!(format!("{field}: {msg}"), text);
+                    assert!(queued);
+                }
+                Reply::Done => panic!("{json}"),
+            }
+        }
+        let done = serde_json::to_string(&Reply::from_result(Ok(()))).unwrap();
+        assert_eq!(done, r#"{"result":"done"}"#);
+    }
+}
