@@ -255,12 +255,13 @@ fn load_for_create(
                 cgroups::bus::HELPER
             )));
         }
-        Some(cgroups::systemd::UnitPath::parse(cgroups_path, id)?)
+        let extra = cgroups::systemd::annotation_properties(spec.annotations().iter().flatten())?;
+        Some((cgroups::systemd::UnitPath::parse(cgroups_path, id)?, extra))
     } else {
         None
     };
     let cg_path = match &unit {
-        Some(u) => u.cgroup.clone(),
+        Some((u, _)) => u.cgroup.clone(),
         None => cgroups::resolve_path(cgroups_path, id, false)?,
     };
     let rootfs = spec::rootfs_path(&spec, &bundle);
@@ -271,8 +272,13 @@ fn load_for_create(
         o.console_socket.as_deref(),
         foreground,
     )?;
-    let cgroup: Box<dyn Cgroup> = match &unit {
-        Some(u) => Box::new(cgroups::systemd::Systemd::new(Owned::new(&cg_path), u, id)),
+    let cgroup: Box<dyn Cgroup> = match unit.as_ref() {
+        Some((u, extra)) => Box::new(cgroups::systemd::Systemd::new(
+            Owned::new(&cg_path),
+            u,
+            id,
+            extra.clone(),
+        )),
         None => cgroups::open(&cg_path),
     };
     let no_cgroup = skip_cgroup(id, linux, &*cgroup)?;
@@ -281,7 +287,7 @@ fn load_for_create(
         spec,
         rootfs,
         no_cgroup,
-        unit: unit.map(|u| u.unit),
+        unit: unit.map(|(u, _)| u.unit),
         init,
     };
     Ok((inputs, cgroup))

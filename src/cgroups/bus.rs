@@ -30,6 +30,12 @@ pub enum Prop {
     Str(String),
     /// `t`
     U64(u64),
+    /// `u`
+    U32(u32),
+    /// `x`
+    I64(i64),
+    /// `i`
+    I32(i32),
     /// `au`
     U32s(Vec<u32>),
     /// `ay`
@@ -175,12 +181,19 @@ fn call(req: &Request) -> std::result::Result<(), (Error, bool)> {
     }
 }
 
-/// Start the transient unit `unit` with `p` and wait for its job.
+/// Start the transient unit `unit` with `p`, then `extra` (the config's
+/// `org.systemd.property.*` annotations), and wait for its job.
 /// `Err((e, queued))`: `queued` if systemd took the unit before failing.
-pub fn start(unit: &str, p: &Props) -> std::result::Result<(), (Error, bool)> {
+pub fn start(
+    unit: &str,
+    p: &Props,
+    extra: &[(String, Prop)],
+) -> std::result::Result<(), (Error, bool)> {
+    let mut props = props(p);
+    props.extend_from_slice(extra);
     call(&Request::Start {
         unit: unit.to_string(),
-        props: props(p),
+        props,
     })
 }
 

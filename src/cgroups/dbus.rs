@@ -62,6 +62,9 @@ fn value(p: &Prop) -> Value<'_> {
         Prop::Bool(b) => Value::from(*b),
         Prop::Str(s) => Value::from(s.as_str()),
         Prop::U64(n) => Value::from(*n),
+        Prop::U32(n) => Value::from(*n),
+        Prop::I64(n) => Value::from(*n),
+        Prop::I32(n) => Value::from(*n),
         Prop::U32s(v) => Value::from(v.clone()),
         Prop::Bytes(v) => Value::from(v.clone()),
         Prop::Pairs(v) => Value::from(

@@ -171,6 +171,108 @@ pub fn scope_properties(slice: &str, id: &str, pid: u32, mode: Mode, resources: 
     p
 }
 
+/// The annotation prefix that sets a unit property (runc's).
+pub const PROPERTY_ANNOTATION: &str = "org.systemd.property.";
+
+/// The unit properties the config's annotations
+/// `org.systemd.property.<Name>` ask for, as runc takes them: `<Name>` is
+/// a property name (ASCII letters, the first upper case), the value is in
+/// GVariant text form (see [`gvariant`]), and a `<x>Sec` name (a lower
+/// case letter before `Sec`) is systemd's `<x>USec` with the number of
+/// seconds turned into microseconds. Set when the unit is started, after
+/// the ones myrt derives (so they win). An annotation myrt cannot take is
+/// an error naming it, never skipped.
+pub fn annotation_properties<'a>(
+    annotations: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<Vec<(String, Prop)>> {
+    let mut out = Vec::new();
+    for (key, text) in annotations {
+        let Some(name) = key.strip_prefix(PROPERTY_ANNOTATION) else {
+            continue;
+        };
+        let field = format!("annotations[{key:?}]");
+        let valid = name.len() >= 3
+            && name.bytes().all(|b| b.is_ascii_alphabetic())
+            && name.as_bytes()[0].is_ascii_uppercase();
+        if !valid {
+            return Err(Error::invalid(
+                field,
+                "not a systemd property name (ASCII letters, the first upper case)",
+            ));
+        }
+        let value = gvariant(text).ok_or_else(|| {
+            Error::invalid(
+                &field,
+                format!(
+                    "{text:?}: not a value myrt takes (GVariant text: true, false, 'string', \
+                     a number, or a typed number such as uint64 5 or @t 5)"
+                ),
+            )
+        })?;
+        let secs = name
+            .strip_suffix("Sec")
+            .filter(|s| s.as_bytes().last().is_some_and(u8::is_ascii_lowercase));
+        out.push(match secs {
+            Some(stem) => {
+                let n = match value {
+                    Prop::U64(n) => Some(n),
+                    Prop::U32(n) => Some(n.into()),
+                    Prop::I64(n) => u64::try_from(n).ok(),
+                    Prop::I32(n) => u64::try_from(n).ok(),
+                    _ => None,
+                };
+                let usec = n.and_then(|n| n.checked_mul(1_000_000)).ok_or_else(|| {
+                    Error::invalid(&field, format!("{text:?}: not a number of seconds"))
+                })?;
+                (format!("{stem}USec"), Prop::U64(usec))
+            }
+            None => (name.to_string(), value),
+        });
+    }
+    Ok(out)
+}
+
+/// A value in GVariant's text form, the part of it that unit properties
+/// use: `true`/`false`, a quoted string (`'...'` or `"..."`, with `\`
+/// escapes), a bare integer (GVariant's default type for one: int32), or
+/// an integer with its type (`uint64 5`, `uint32`, `int64`, `int32`,
+/// `boolean`, or the short forms `@t`, `@u`, `@x`, `@i`, `@b`).
+pub fn gvariant(text: &str) -> Option<Prop> {
+    let t = text.trim();
+    match t {
+        "true" => return Some(Prop::Bool(true)),
+        "false" => return Some(Prop::Bool(false)),
+        _ => {}
+    }
+    if let Some(q) = t.chars().next().filter(|c| *c == '\'' || *c == '"') {
+        let inner = t.strip_prefix(q)?.strip_suffix(q)?;
+        let mut s = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => s.push(chars.next()?),
+                c if c == q => return None,
+                c => s.push(c),
+            }
+        }
+        return Some(Prop::Str(s));
+    }
+    let (ty, num) = t.split_once(char::is_whitespace).unwrap_or(("int32", t));
+    let num = num.trim();
+    match ty {
+        "uint64" | "@t" => num.parse().ok().map(Prop::U64),
+        "uint32" | "@u" => num.parse().ok().map(Prop::U32),
+        "int64" | "@x" => num.parse().ok().map(Prop::I64),
+        "int32" | "@i" => num.parse().ok().map(Prop::I32),
+        "boolean" | "@b" => match num {
+            "true" => Some(Prop::Bool(true)),
+            "false" => Some(Prop::Bool(false)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// `linux.resources` (and the device nodes of `linux.devices`) as unit
 /// properties, the set runc translates for `mode`. Everything else (and
 /// these too, exactly) is written to the cgroup files afterwards.
@@ -472,6 +574,9 @@ pub struct Systemd {
     unit: String,
     slice: String,
     id: String,
+    /// Unit properties from the config's annotations
+    /// ([`annotation_properties`]), set when the unit is started.
+    extra: Vec<(String, Prop)>,
     state: RefCell<ScopeState>,
 }
 
@@ -487,12 +592,14 @@ struct ScopeState {
 impl Systemd {
     /// The unit of a container about to be created. `owned` is for the
     /// unit's cgroup (`path.cgroup`).
-    pub fn new(owned: Owned, path: &UnitPath, id: &str) -> Systemd {
+    /// `extra`: [`annotation_properties`] of its config.
+    pub fn new(owned: Owned, path: &UnitPath, id: &str, extra: Vec<(String, Prop)>) -> Systemd {
         Systemd {
             fs: super::fs::open_with(owned),
             unit: path.unit.clone(),
             slice: path.slice.clone(),
             id: id.to_string(),
+            extra,
             state: RefCell::default(),
         }
     }
@@ -504,6 +611,7 @@ impl Systemd {
             unit: unit.to_string(),
             slice: String::new(),
             id: String::new(),
+            extra: Vec::new(),
             state: RefCell::new(ScopeState {
                 started: true,
                 ..ScopeState::default()
@@ -529,7 +637,7 @@ impl Systemd {
         let (r, nodes) = st.pending.take().unwrap_or_default();
         let resources = resource_properties(&r, &nodes, mode)?;
         let props = scope_properties(&self.slice, &self.id, pid as u32, mode, resources);
-        bus::start(&self.unit, &props).map_err(|(e, queued)| {
+        bus::start(&self.unit, &props, &self.extra).map_err(|(e, queued)| {
             // Ours once systemd took it, even if its job failed: `destroy`
             // clears it.
             st.started |= queued;

@@ -261,3 +261,79 @@ fn proc_devices_names() {
     );
     assert_eq!(proc_devices_name(text, DevKind::Block, 1), None);
 }
+
+#[test]
+fn gvariant_values_unit_properties_use() {
+    assert_eq!(gvariant("true"), Some(Prop::Bool(true)));
+    assert_eq!(gvariant(" false "), Some(Prop::Bool(false)));
+    assert_eq!(
+        gvariant("'inactive-or-failed'"),
+        Some(Prop::Str("inactive-or-failed".into()))
+    );
+    assert_eq!(
+        gvariant(r#""a \"b\" c""#),
+        Some(Prop::Str(r#"a "b" c"#.into()))
+    );
+    assert_eq!(gvariant(r"'it\'s'"), Some(Prop::Str("it's".into())));
+    assert_eq!(gvariant("uint64 123456789"), Some(Prop::U64(123456789)));
+    assert_eq!(gvariant("@t 5"), Some(Prop::U64(5)));
+    assert_eq!(gvariant("uint32 7"), Some(Prop::U32(7)));
+    assert_eq!(gvariant("int64 -3"), Some(Prop::I64(-3)));
+    assert_eq!(gvariant("42"), Some(Prop::I32(42)));
+    assert_eq!(gvariant("@b true"), Some(Prop::Bool(true)));
+    for bad in [
+        "",
+        "yes",
+        "'open",
+        "'a'b'",
+        "uint64 -1",
+        "uint64 x",
+        "double 1.5",
+        "[1, 2]",
+    ] {
+        assert_eq!(gvariant(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn annotations_become_properties_as_runc_takes_them() {
+    let a: std::collections::HashMap<String, String> = [
+        ("org.systemd.property.TimeoutStopUSec", "uint64 123456789"),
+        ("org.systemd.property.CollectMode", "'inactive-or-failed'"),
+        ("org.systemd.property.RuntimeMaxSec", "7"),
+        ("org.opencontainers.image.title", "not ours"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut got = annotation_properties(&a).unwrap();
+    got.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        got,
+        vec![
+            (
+                "CollectMode".to_string(),
+                Prop::Str("inactive-or-failed".into())
+            ),
+            ("RuntimeMaxUSec".to_string(), Prop::U64(7_000_000)),
+            ("TimeoutStopUSec".to_string(), Prop::U64(123456789)),
+        ]
+    );
+    for (k, v, why) in [
+        ("org.systemd.property.Bad-Name", "1", "property name"),
+        ("org.systemd.property.lower", "1", "property name"),
+        (
+            "org.systemd.property.CollectMode",
+            "inactive",
+            "not a value",
+        ),
+        ("org.systemd.property.TimeoutStopSec", "'ten'", "seconds"),
+        ("org.systemd.property.TimeoutStopSec", "-1", "seconds"),
+    ] {
+        let one: std::collections::HashMap<String, String> =
+            [(k.to_string(), v.to_string())].into_iter().collect();
+        let e = annotation_properties(&one).unwrap_err().to_string();
+        assert!(e.contains(&format!("annotations[{k:?}]")), "{e}");
+        assert!(e.contains(why), "{k}={v}: {e}");
+    }
+}
