@@ -134,14 +134,18 @@ pub fn parse(text: &str) -> Mounts {
     m
 }
 
+/// `/proc/self/mountinfo` of this process, read once (the sealed-image
+/// check and the cgroup mounts both need it at start-up); empty if it
+/// cannot be read.
+pub fn table() -> &'static str {
+    static TABLE: OnceLock<String> = OnceLock::new();
+    TABLE.get_or_init(|| crate::sys::read_small("/proc/self/mountinfo").unwrap_or_default())
+}
+
 /// The mounts of this process, read once.
 pub fn host() -> &'static Mounts {
     static MOUNTS: OnceLock<Mounts> = OnceLock::new();
-    MOUNTS.get_or_init(|| {
-        crate::sys::read_small("/proc/self/mountinfo")
-            .map(|s| parse(&s))
-            .unwrap_or_default()
-    })
+    MOUNTS.get_or_init(|| parse(table()))
 }
 
 #[cfg(test)]

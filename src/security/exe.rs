@@ -90,7 +90,10 @@ fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
     let id = mount_id(exe)?;
     // A mount of our namespace could be someone else's (with an upper
     // layer, remountable); ours is detached and in no mount table.
-    let table = sys::read_small("/proc/self/mountinfo").ok()?;
+    let table = crate::mountinfo::table();
+    if table.is_empty() {
+        return None;
+    }
     let attached = table
         .lines()
         .any(|l| l.split(' ').next().and_then(|f| f.parse::<u64>().ok()) == Some(id));
