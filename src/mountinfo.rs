@@ -134,12 +134,18 @@ pub fn parse(text: &str) -> Mounts {
     m
 }
 
-/// `/proc/self/mountinfo` of this process, read once (the sealed-image
-/// check and the cgroup mounts both need it at start-up); empty if it
-/// cannot be read.
+static TABLE: OnceLock<String> = OnceLock::new();
+
+/// `/proc/self/mountinfo` of this process, read once; empty if it cannot
+/// be read.
 pub fn table() -> &'static str {
-    static TABLE: OnceLock<String> = OnceLock::new();
     TABLE.get_or_init(|| crate::sys::read_small("/proc/self/mountinfo").unwrap_or_default())
+}
+
+/// Hand over a copy of the table read just now (the sealed-image check
+/// reads its own at start-up), so that [`table`] need not read it again.
+pub fn prime(text: String) {
+    let _ = TABLE.set(text);
 }
 
 /// The mounts of this process, read once.

@@ -90,13 +90,12 @@ fn sealed_kind(exe: &OwnedFd) -> Option<Sealed> {
     let id = mount_id(exe)?;
     // A mount of our namespace could be someone else's (with an upper
     // layer, remountable); ours is detached and in no mount table.
-    let table = crate::mountinfo::table();
-    if table.is_empty() {
-        return None;
-    }
+    // Read now, never from a cache: the answer is about this moment.
+    let table = sys::read_small("/proc/self/mountinfo").ok()?;
     let attached = table
         .lines()
         .any(|l| l.split(' ').next().and_then(|f| f.parse::<u64>().ok()) == Some(id));
+    crate::mountinfo::prime(table);
     (!attached).then_some(Sealed::Overlay)
 }
 
@@ -286,6 +285,33 @@ mod tests {
         }
         let seals = fcntl(&m, FcntlArg::F_ADD_SEALS(SealFlag::empty()));
         assert!(seals.is_err(), "seals can still be changed");
+    }
+
+    /// A read-only overlay of the binary's directory that is mounted in
+    /// our namespace is not a sealed image: whoever mounted it may have an
+    /// upper layer or remount it. Needs CAP_SYS_ADMIN.
+    #[test]
+    fn root_an_attached_read_only_overlay_is_not_sealed() {
+        use nix::mount::{MntFlags, MsFlags, mount, umount2};
+        let bin = std::fs::read_link("/proc/self/exe").unwrap();
+        let (dir, name) = (bin.parent().unwrap(), bin.file_name().unwrap());
+        let at = std::env::temp_dir().join(format!("myrt-attached-{}", std::process::id()));
+        std::fs::create_dir_all(&at).unwrap();
+        let opts = format!("lowerdir={}:/dev,xino=off", dir.display());
+        mount(
+            Some("overlay"),
+            &at,
+            Some("overlay"),
+            MsFlags::MS_RDONLY,
+            Some(opts.as_str()),
+        )
+        .unwrap();
+        let fd = sys::open(&at.join(name), libc::O_RDONLY, 0);
+        let kind = fd.as_ref().ok().map(sealed_kind);
+        umount2(&at, MntFlags::MNT_DETACH).unwrap();
+        let _ = std::fs::remove_dir(&at);
+        fd.unwrap();
+        assert_eq!(kind, Some(None), "an attached overlay counted as sealed");
     }
 
     /// Needs CAP_SYS_ADMIN (fsopen).
