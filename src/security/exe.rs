@@ -158,6 +158,9 @@ fn overlay_view() -> sys::Result<OwnedFd> {
             libc::ENOENT,
         ));
     }
+    // Where the binary was run from, for the re-executed image
+    // (`reexec` passes it on): not read a second time there.
+    sys::set_runtime_binary(path.clone());
     let ctx =
         fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(mount_err("fsopen overlay"))?;
     // overlayfs needs two lower layers to run without an upper one; the
