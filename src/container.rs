@@ -249,12 +249,7 @@ fn load_for_create(
                 "--systemd-cgroup: not supported rootless (no systemd --user driver); leave it out",
             ));
         }
-        if !cgroups::bus::available() {
-            return Err(failure(format!(
-                "--systemd-cgroup: the systemd driver's helper {} is not installed beside myrt",
-                cgroups::bus::HELPER
-            )));
-        }
+        cgroups::bus::check_installed()?;
         let extra = cgroups::systemd::annotation_properties(spec.annotations().iter().flatten())?;
         Some((cgroups::systemd::UnitPath::parse(cgroups_path, id)?, extra))
     } else {

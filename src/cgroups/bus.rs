@@ -129,6 +129,27 @@ pub fn available() -> bool {
     helper_path().is_ok_and(|p| p.is_file())
 }
 
+fn not_installed(path: &std::path::Path) -> Error {
+    Error::unsupported(
+        "--systemd-cgroup",
+        format!(
+            "the systemd driver's helper {} is not installed (it goes beside myrt)",
+            path.display()
+        ),
+    )
+}
+
+/// The helper is installed, else the error naming it (`create` asks before
+/// it makes anything).
+pub fn check_installed() -> Result<()> {
+    let path = helper_path()?;
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(not_installed(&path))
+    }
+}
+
 fn props(p: &Props) -> Vec<(String, Prop)> {
     p.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
 }
@@ -137,25 +158,16 @@ fn props(p: &Props) -> Vec<(String, Prop)> {
 fn call(req: &Request) -> std::result::Result<(), (Error, bool)> {
     let failed = |msg: String| (Error::unsupported("systemd", msg), false);
     let path = helper_path().map_err(|e| (e, false))?;
-    if !path.is_file() {
-        return Err((
-            Error::unsupported(
-                "--systemd-cgroup",
-                format!(
-                    "the systemd driver's helper {} is not installed (it goes beside myrt)",
-                    path.display()
-                ),
-            ),
-            false,
-        ));
-    }
     let arg = serde_json::to_string(req).map_err(|e| failed(e.to_string()))?;
     let out = Command::new(&path)
         .arg(arg)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| failed(format!("running {}: {e}", path.display())))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => (not_installed(&path), false),
+            _ => failed(format!("running {}: {e}", path.display())),
+        })?;
     let reply: Reply = serde_json::from_slice(&out.stdout).map_err(|e| {
         failed(format!(
             "{} ({}) gave no answer: {e}",
