@@ -610,7 +610,9 @@ fn root_closed_stdout_is_not_a_panic() {
         vec!["list"],
         vec!["--version"],
     ] {
-        let (r, w) = nix::unistd::pipe().unwrap();
+        // CLOEXEC: a child another test spawns meanwhile must not inherit
+        // the read end (the write would then succeed: a flake in CI).
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         drop(r);
         let mut cmd = rt.command(&args);
         cmd.stdout(std::process::Stdio::from(w));
