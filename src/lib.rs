@@ -4,6 +4,9 @@
 //! the command line and calls one function of [`container`] per subcommand. Modules are named
 //! after the runtime-spec's own table of contents.
 
+// Every `unsafe` block says why it is sound (a `// SAFETY:` comment).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod cgroups;
 pub mod container;
 pub mod fault;

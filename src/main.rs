@@ -1,6 +1,8 @@
 //! The `myrt` command line (runc's): see [`cli`], one module per
 //! subcommand, each calling into the `myrt` library.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod cli;
 
 fn main() {

@@ -121,11 +121,12 @@ impl Channel {
                 msg.as_ptr() as *const libc::c_void,
                 msg.len(),
             );
-            // SAFETY: buf points to msg, which is len bytes and outlives
-            // the call.
             let r = if child {
+                // SAFETY: buf points to msg, which is len bytes and outlives
+                // the call.
                 unsafe { libc::write(fd, buf, len) }
             } else {
+                // SAFETY: as above.
                 unsafe { libc::send(fd, buf, len, libc::MSG_NOSIGNAL) }
             };
             if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
@@ -949,7 +950,7 @@ fn init_child(
     // The cgroup we were born in (before a cgroup namespace hides it), for
     // the container's cgroup mount when it has no cgroup of its own.
     let born_in = match a.cgroup {
-        None => crate::rootless::own_cgroup_v2(),
+        None => crate::cgroups::own_v2_path(),
         Some(_) => String::new(),
     };
     enter_namespaces(LINUX, ns, ch)?;

@@ -162,20 +162,3 @@ pub fn check(spec: &Spec) -> Result<(), String> {
         euid()
     ))
 }
-
-/// This process's cgroup on a cgroup v2 host (`/user.slice/...`, from the
-/// `0::` line of /proc/self/cgroup); empty on v1 (paths differ per
-/// hierarchy there) or when unknown.
-pub fn own_cgroup_v2() -> String {
-    if crate::cgroups::detect() != crate::cgroups::Mode::V2 {
-        return String::new();
-    }
-    crate::sys::read_small("/proc/self/cgroup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("0::"))
-                .map(|p| p.trim_end_matches('/').to_string())
-        })
-        .unwrap_or_default()
-}

@@ -25,6 +25,23 @@ pub fn detect() -> Mode {
     })
 }
 
+/// This process's cgroup on a cgroup v2 host (`/user.slice/...`, from the
+/// `0::` line of /proc/self/cgroup); empty on v1 (paths differ per
+/// hierarchy there) or when unknown.
+pub fn own_v2_path() -> String {
+    if detect() != Mode::V2 {
+        return String::new();
+    }
+    crate::sys::read_small("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .map(|p| p.trim_end_matches('/').to_string())
+        })
+        .unwrap_or_default()
+}
+
 /// A handle for the cgroup at `path` (the result of [`resolve_path`]) that
 /// owns nothing: to look at it, pause it, signal it or update its limits.
 pub fn open(path: &str) -> Box<dyn Cgroup> {

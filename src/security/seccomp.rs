@@ -1016,6 +1016,7 @@ mod tests {
         assert_eq!(unsafe { libc::pipe2(pfd.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         // SAFETY: the child only makes raw syscalls and _exits.
         let child = match unsafe { fork() }.unwrap() {
+            // SAFETY: raw syscalls on our own fds, then _exit.
             ForkResult::Child => unsafe {
                 libc::close(pfd[0]);
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
@@ -1035,6 +1036,7 @@ mod tests {
         // SAFETY: closing our copy of the write end.
         unsafe { libc::close(pfd[1]) };
         let mut n = [0u8; 4];
+        // SAFETY: pfd[0] is the pipe's read end, owned by nothing else.
         let mut r = File::from(unsafe { OwnedFd::from_raw_fd(pfd[0]) });
         r.read_exact(&mut n).unwrap();
         let child_fd = i32::from_ne_bytes(n);
@@ -1042,9 +1044,12 @@ mod tests {
         // SAFETY: raw syscalls with integer arguments.
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
         assert!(pidfd >= 0);
+        // SAFETY: as above.
         let nfd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd as i32, child_fd, 0) };
         assert!(nfd >= 0, "{}", io::Error::last_os_error());
+        // SAFETY: nfd is a new fd that pidfd_getfd gave us.
         let notify_fd = unsafe { OwnedFd::from_raw_fd(nfd as i32) };
+        // SAFETY: pidfd is ours and not used again.
         unsafe { libc::close(pidfd as i32) };
 
         let state =
