@@ -2,6 +2,8 @@
 //! (myrt: `myrt: <op> <id>: <cause>` naming the field) and leaves nothing
 //! behind: no state dir, no cgroup, no mount, no process.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::{Value, json};

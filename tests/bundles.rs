@@ -8,6 +8,8 @@
 //! Tests that run containers or mount need root; their names start with
 //! `root_`. The generator tests need jq, busybox-static and runc installed.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 
@@ -181,7 +183,7 @@ impl Drop for Guard<'_> {
         let del = self.rt.cmd(&["delete", "-f", &self.id]);
         if self.pid > 0 && wait_pid(self.pid, Duration::from_secs(5)).is_none() {
             // Still our unreaped child, so the pid cannot have been reused.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            sigkill(self.pid);
             let _ = wait_pid(self.pid, Duration::from_secs(5));
         }
         let mut problems = leftovers(&self.rt.state.root, &self.id, &self.bundle, &self.cgname);
@@ -206,7 +208,9 @@ impl Drop for Guard<'_> {
 
 fn cgroup_v2() -> bool {
     let path = CString::new("/sys/fs/cgroup").unwrap();
+    // SAFETY: statfs is plain data, valid all-zero.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated; st is a valid statfs.
     let rc = unsafe { libc::statfs(path.as_ptr(), &mut st) };
     rc == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC
 }
@@ -409,6 +413,7 @@ fn mkbundle_default_config_is_runc_spec() {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    // SAFETY: rl is a valid rlimit.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) }, 0);
     if rl.rlim_max >= 1024 {
         assert_eq!(

@@ -1,5 +1,7 @@
 //! linux.cgroupsPath and linux.resources on this cgroup v1 (hybrid) host.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;

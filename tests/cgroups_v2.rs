@@ -6,6 +6,8 @@
 //! hierarchy with every controller enabled. Each test first checks that it
 //! really runs on such a host.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::{Value, json};
@@ -403,6 +405,7 @@ fn host_device_bundle(name: &str) -> Bundle {
     let b = Bundle::new(name);
     let mk = |file: &str, kind: libc::mode_t, dev: libc::dev_t| {
         let p = std::ffi::CString::new(b.path(file).to_str().unwrap()).unwrap();
+        // SAFETY: p is a NUL-terminated path that outlives the call.
         let rc = unsafe { libc::mknod(p.as_ptr(), kind | 0o666, dev) };
         assert_eq!(rc, 0, "mknod {file}: {}", std::io::Error::last_os_error());
     };

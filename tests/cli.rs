@@ -2,6 +2,8 @@
 //! they are errors, log files in the format engines parse, and the commands
 //! myrt does not support failing at once.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::Value;
@@ -142,9 +144,12 @@ fn root_checkpoint_and_restore_fail_at_once() {
 fn high_pipe() -> (fs::File, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;
     let mut p = [0; 2];
+    // SAFETY: p is a valid [c_int; 2] for the two fds.
     assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     let r = high_fd(p[0]);
     let w = high_fd(p[1]);
+    // SAFETY: closes the original fds, which nothing uses again, and owns
+    // their high copies r and w, which nothing else owns.
     unsafe {
         libc::close(p[0]);
         libc::close(p[1]);
@@ -158,6 +163,7 @@ fn high_pipe() -> (fs::File, std::os::fd::OwnedFd) {
 /// A close-on-exec copy of `fd` at a number >= 100 (so that the dup2s of
 /// `with_fds` never overwrite a source still to be copied).
 fn high_fd(fd: i32) -> i32 {
+    // SAFETY: fcntl with integer arguments.
     let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) };
     assert!(n >= 100, "F_DUPFD_CLOEXEC");
     n
@@ -191,6 +197,7 @@ fn eof_within(f: &mut fs::File, t: Duration) -> bool {
             events: libc::POLLIN,
             revents: 0,
         };
+        // SAFETY: pfd is a valid pollfd for the call.
         if unsafe { libc::poll(&mut pfd, 1, 50) } > 0 {
             match f.read(&mut buf) {
                 Ok(0) => return true,
@@ -240,6 +247,7 @@ fn root_created_init_holds_no_leaked_fds() {
         CMD_TIMEOUT,
     );
     for fd in srcs {
+        // SAFETY: closes an fd this test owns and does not use again.
         unsafe { libc::close(fd) };
     }
     drop((leak_w, keep, root));

@@ -18,6 +18,8 @@
 //! that (past the output capture) and returns. `MYRT_CONFIGS_ALL=1`, or
 //! another runtime under test (`MYRT_TEST_RUNTIME=runc`), runs those too.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::{Value, json};

@@ -8,6 +8,8 @@
 //! makes myrt SIGKILL itself at the N-th point of `cmd` (see src/fault.rs).
 //! Each test walks N = 1, 2, ... until the command runs through.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;
@@ -522,6 +524,7 @@ fn root_readers_do_not_wait_for_a_stopped_create() {
     );
     assert!(t < Duration::from_millis(500), "list took {t:?}");
     // Stop the create while it holds the lock.
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(cpid, libc::SIGSTOP) };
     let short = [("MYRT_LOCK_TIMEOUT", "0.5")];
     for args in [vec!["kill", &b.id, "KILL"], vec!["delete", "-f", &b.id]] {
@@ -536,6 +539,7 @@ fn root_readers_do_not_wait_for_a_stopped_create() {
     let (o, t) = timed(&rt, &["state", &b.id], &[]);
     o.ok();
     assert!(t < Duration::from_millis(500), "state took {t:?}");
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(cpid, libc::SIGCONT) };
     assert!(child.wait().unwrap().success());
     assert_eq!(rt.status(&b.id), "created");
@@ -730,6 +734,7 @@ fn root_lock_is_taken_on_the_current_directory() {
     wait_stopped(s.id());
     // W locks the old directory: it must see it is not the current one and
     // wait for the current one's lock.
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(w.id() as i32, libc::SIGCONT) };
     thread::sleep(Duration::from_millis(700));
     if let Some(st) = w.try_wait().unwrap() {
@@ -738,6 +743,7 @@ fn root_lock_is_taken_on_the_current_directory() {
         panic!("kill acted while start held the lock of the current directory: {st}: {err}");
     }
     assert!(pid_alive(pid));
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(s.id() as i32, libc::SIGCONT) };
     assert!(s.wait().unwrap().success());
     assert!(w.wait().unwrap().success());

@@ -5,12 +5,14 @@
 //! Attacks that could damage the runtime binary only ever target a private
 //! copy of it (`runtime_copy`), never the binary cargo built.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -249,15 +251,15 @@ fn assert_no_problems(problems: &[String], last: &Output) {
 /// A pipe whose buffer is full: a process that writes to it blocks until
 /// the read end is drained (used to hold a process still, race-free).
 fn full_pipe() -> (OwnedFd, OwnedFd) {
-    let mut p = [0; 2];
-    assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
     fill_pipe(&w);
     (r, w)
 }
 
 fn fill_pipe(w: &OwnedFd) {
     let fd = w.as_raw_fd();
+    // SAFETY: fcntl and write on the pipe's write end, which `w` keeps
+    // open; buf outlives each write.
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
@@ -525,9 +527,7 @@ fn root_cve_2019_5736_init_proc_self_exe() {
     let mut reap = Reap(Vec::new());
     let c = rt.guard(&b);
     b.write();
-    let mut p = [0; 2];
-    assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
     let mut cmd = command_of(&copy, &rt, &["create", "--bundle", b.dir_str(), &c.id]);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(w.try_clone().unwrap()))
@@ -579,7 +579,7 @@ fn root_cve_2019_5736_init_proc_self_exe() {
     // The attacker is our child (subreaper) and not in a pid namespace that
     // dies with the init: stop it ourselves.
     if apid > 0 {
-        unsafe { libc::kill(apid, libc::SIGKILL) };
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(apid), nix::sys::signal::SIGKILL);
         let _ = wait_pid(apid, Duration::from_secs(5));
     }
     assert_binary_intact(&b, &copy, &before);

@@ -1,5 +1,7 @@
 //! process.env: what the container's process sees, for init and for exec.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 

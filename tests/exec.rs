@@ -1,6 +1,8 @@
 //! exec: joining a running container (namespaces, cgroups, identity), its
 //! options (-e, --cwd, -u, -p process.json), stdio, and refusals.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;
@@ -212,7 +214,9 @@ fn root_exec_detached_preserve_fds_exactly_as_runc() {
 
     fn pipe() -> (fs::File, OwnedFd) {
         let mut p = [0; 2];
+        // SAFETY: p is a valid [c_int; 2] for the two fds.
         assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the fd was just received or created, and nothing else owns it.
         unsafe { (fs::File::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) }
     }
     /// Everything until EOF, or None if EOF does not come within `t`.
@@ -230,6 +234,7 @@ fn root_exec_detached_preserve_fds_exactly_as_runc() {
                 events: libc::POLLIN,
                 revents: 0,
             };
+            // SAFETY: pfd is a valid pollfd for the call.
             if unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } <= 0 {
                 continue;
             }
@@ -254,6 +259,7 @@ fn root_exec_detached_preserve_fds_exactly_as_runc() {
     // preserved), fd 5 = another pipe to us and fd 7 = the host's / (leaked).
     // Copies at fd >= 100 (close-on-exec), so that no dup2 below
     // overwrites a source still to be copied.
+    // SAFETY: fcntl with integer arguments.
     let high = |fd: i32| unsafe {
         let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
         assert!(n >= 100, "F_DUPFD_CLOEXEC");
@@ -341,6 +347,7 @@ fn spawn_with_pid(pid: i32) -> i32 {
         set_tid_size: 1,
         ..Default::default()
     };
+    // SAFETY: args is a valid clone_args of the size given; the child only execs or exits.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -349,6 +356,7 @@ fn spawn_with_pid(pid: i32) -> i32 {
         )
     };
     if r == 0 {
+        // SAFETY: prog and argv are NUL-terminated and live; _exit if execv returns.
         unsafe {
             libc::execv(prog.as_ptr(), argv.as_ptr());
             libc::_exit(127);
@@ -392,12 +400,13 @@ fn root_exec_never_joins_a_recycled_pid() {
         let state = stat[stat.rfind(')')? + 2..].chars().next()?;
         (state == 'T').then_some(())
     });
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    sigkill(pid);
     assert!(wait_pid(pid, CMD_TIMEOUT).is_some(), "init not reaped");
     let decoy = spawn_with_pid(pid);
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(epid, libc::SIGCONT) };
     let o = exec.wait_with_output().unwrap();
-    unsafe { libc::kill(decoy, libc::SIGKILL) };
+    sigkill(decoy);
     wait_pid(decoy, CMD_TIMEOUT);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(

@@ -1,5 +1,7 @@
 //! Exit status of the container's process (run, create/start) and of exec.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 

@@ -3,6 +3,8 @@
 //! default device policy, cgroups that belong to someone else, and input
 //! that must give an error rather than a panic.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;
@@ -175,6 +177,7 @@ fn device_bundle(name: &str) -> Bundle {
     let b = Bundle::new(name);
     let mk = |file: &str, kind: libc::mode_t, dev: libc::dev_t| {
         let p = std::ffi::CString::new(b.path(file).to_str().unwrap()).unwrap();
+        // SAFETY: the path is NUL-terminated and outlives the call.
         let rc = unsafe { libc::mknod(p.as_ptr(), kind | 0o666, dev) };
         assert_eq!(rc, 0, "mknod {file}: {}", std::io::Error::last_os_error());
     };
@@ -258,11 +261,13 @@ fn root_devices_linux_devices_are_allowed() {
 /// Counts writes to each of `files` (inotify IN_MODIFY: every write(2) to a
 /// cgroup file makes one) while `f` runs.
 fn writes_during(files: &[std::path::PathBuf], f: impl FnOnce()) -> Vec<usize> {
+    // SAFETY: no pointer arguments.
     let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
     assert!(fd >= 0);
     let mut wds = Vec::new();
     for p in files {
         let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: c is NUL-terminated and outlives the call.
         let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), libc::IN_MODIFY) };
         assert!(
             wd >= 0,
@@ -276,12 +281,14 @@ fn writes_during(files: &[std::path::PathBuf], f: impl FnOnce()) -> Vec<usize> {
     let mut n = vec![0; files.len()];
     let mut buf = [0u8; 4096];
     loop {
+        // SAFETY: buf is valid for buf.len() bytes.
         let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if r <= 0 {
             break;
         }
         let mut off = 0usize;
         while off < r as usize {
+            // SAFETY: the kernel writes whole events; off is the start of one within the r bytes read.
             let ev = unsafe { &*(buf.as_ptr().add(off) as *const libc::inotify_event) };
             if let Some(i) = wds.iter().position(|&w| w == ev.wd) {
                 n[i] += 1;
@@ -289,6 +296,7 @@ fn writes_during(files: &[std::path::PathBuf], f: impl FnOnce()) -> Vec<usize> {
             off += std::mem::size_of::<libc::inotify_event>() + ev.len as usize;
         }
     }
+    // SAFETY: closes an fd this test owns and does not use again.
     unsafe { libc::close(fd) };
     n
 }

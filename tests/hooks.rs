@@ -1,6 +1,8 @@
 //! hooks: createRuntime/prestart/poststart/poststop get the state on stdin,
 //! run at the right moment, and their failures are handled as the spec says.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::{Value, json};

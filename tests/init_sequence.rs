@@ -3,6 +3,8 @@
 //! failures of the final execve, scheduler/affinity/memory policy, and the
 //! seccomp notify fd hand-off.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::{Value, json};
@@ -340,6 +342,7 @@ fn recv_listener_msg(conn: std::os::unix::net::UnixStream) -> (Value, std::os::f
     let mut data = buf[..n].to_vec();
     (&conn).read_to_end(&mut data).unwrap();
     let v = serde_json::from_slice(&data).unwrap();
+    // SAFETY: the fd was just received or created, and nothing else owns it.
     (v, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 

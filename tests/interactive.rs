@@ -4,6 +4,8 @@
 //! The runtime under test is `$MYRT_TEST_RUNTIME` (e.g. `runc`), else cargo's
 //! myrt. Needs root, tmux (Debian package tmux), jq and busybox-static.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 
@@ -147,6 +149,7 @@ impl Tmux {
 
     fn socket_path(&self) -> PathBuf {
         let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
+        // SAFETY: no arguments.
         let uid = unsafe { libc::getuid() };
         PathBuf::from(dir)
             .join(format!("tmux-{uid}"))

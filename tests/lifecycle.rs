@@ -1,6 +1,8 @@
 //! The container lifecycle: create, start, state, kill, delete, run, and the
 //! transitions the runtime must refuse.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use std::fs;

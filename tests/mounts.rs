@@ -5,6 +5,8 @@
 //! Each is checked from outside: what the container prints, exit codes,
 //! the host's files.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 
 use common::*;
@@ -80,6 +82,7 @@ fn root_device_already_in_rootfs() {
     let node = b.rootfs().join("dev/null");
     let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
     assert_eq!(
+        // SAFETY: the path is NUL-terminated and outlives the call.
         unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
         0
     );

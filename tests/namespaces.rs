@@ -1,6 +1,8 @@
 //! linux.namespaces and hostname: new namespaces, namespaces joined by path,
 //! and namespaces shared with the host when not listed.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;

@@ -3,6 +3,8 @@
 //! own (bound to a file, never /run/netns), with a veth pair created in it; the runtime runs inside it (nsenter), so no real host interface
 //! is ever touched.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 
 use common::*;
@@ -55,6 +57,7 @@ impl PrivateNet {
 impl Drop for PrivateNet {
     fn drop(&mut self) {
         let c = std::ffi::CString::new(self.file.to_str().unwrap()).unwrap();
+        // SAFETY: c is a NUL-terminated path that outlives the call.
         unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         let _ = fs::remove_dir_all(&self.dir);
     }

@@ -10,6 +10,8 @@
 //! (/proc/<pid>/{status,uid_map,gid_map,setgroups}), what the container
 //! prints, exit codes, and that nothing is left (state, mounts, processes).
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 
 use common::*;
@@ -58,8 +60,7 @@ fn remove_user(name: &str) -> Vec<(i32, String)> {
             }
             let cmd = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            // SAFETY: kill(2) has no memory-safety preconditions.
-            unsafe { libc::kill(p, libc::SIGKILL) };
+            sigkill(p);
             left.push((p, cmd.trim().to_string()));
         }
         for (p, _) in &left {
@@ -758,8 +759,7 @@ fn root_rootless_podman() {
         std::thread::sleep(Duration::from_millis(100));
     }
     if let Some(pid) = pause_pid {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        sigkill(pid);
         let _ = wait_pid(pid, Duration::from_secs(5));
     }
 }

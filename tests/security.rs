@@ -1,6 +1,8 @@
 //! root.readonly, maskedPaths, readonlyPaths, capabilities, noNewPrivileges,
 //! rlimits and process.user.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;

@@ -8,6 +8,8 @@
 //! first checks that it runs on such a host; everything is checked from
 //! outside: `systemctl show`, the cgroup files, /proc.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use serde_json::json;

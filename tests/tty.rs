@@ -1,6 +1,8 @@
 //! process.terminal with --console-socket: the runtime sends the pty master
 //! over the unix socket (SCM_RIGHTS); the container's shell talks through it.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
@@ -30,6 +32,7 @@ fn console_socket(path: &Path) -> mpsc::Receiver<Result<File, String>> {
                 if let ControlMessageOwned::ScmRights(fds) = c
                     && let Some(fd) = fds.first()
                 {
+                    // SAFETY: the fd was just received or created, and nothing else owns it.
                     return Ok(unsafe { File::from_raw_fd(*fd) });
                 }
             }
@@ -58,6 +61,7 @@ fn read_until(f: &mut File, want: &str, timeout: Duration) -> String {
             events: libc::POLLIN,
             revents: 0,
         };
+        // SAFETY: pfd is a valid pollfd for the call.
         let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) };
         if n <= 0 {
             continue;

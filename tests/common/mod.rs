@@ -118,12 +118,14 @@ fn global() -> &'static Global {
     GLOBAL.get_or_init(|| {
         // Containers orphaned by `create` / `run -d` are re-parented to us, so
         // we can reap them (waitpid on their pid) and none stays a zombie.
+        // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         assert_eq!(rc, 0, "prctl(PR_SET_CHILD_SUBREAPER)");
         fs::create_dir_all(STATE_PARENT).expect("create state parent");
         let rootfs = std::env::temp_dir().join(format!("myrt-test-rootfs-{}", std::process::id()));
         let _ = fs::remove_dir_all(&rootfs);
         build_rootfs(&rootfs);
+        // SAFETY: at_exit is an extern "C" fn that lives as long as the program.
         unsafe { libc::atexit(at_exit) };
         Global { rootfs }
     })
@@ -143,6 +145,7 @@ extern "C" fn at_exit() {
     // Remove the shared cgroup parents, unless another test process (holding
     // the shared lock) may be using them right now.
     if let Ok(dir) = File::open(STATE_PARENT)
+        // SAFETY: flock on an fd that `dir` keeps open.
         && unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0
     {
         for d in cgroup_mounts() {
@@ -313,7 +316,7 @@ pub fn try_exec_cmd(
         Ok(st) => st.map_err(|e| format!("wait {cmdline}: {e}"))?,
         Err(_) => {
             // Still unreaped (the waiter thread reaps it), so the pid is ours.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            sigkill(pid);
             return Err(format!("timed out after {timeout:?}: {cmdline}"));
         }
     };
@@ -743,7 +746,7 @@ pub fn leftovers(root: &Path, id: &str, bundle: &Path, cgname: &str) -> Vec<Stri
             let pids = cgroup_pids(&d);
             for &pid in &pids {
                 problems.push(format!("process left: {pid} in {}", d.display()));
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                sigkill(pid);
             }
             for &pid in &pids {
                 let _ = wait_pid(pid, Duration::from_secs(2));
@@ -789,6 +792,7 @@ impl Runtime {
     pub fn new() -> Runtime {
         global();
         let lock = File::open(STATE_PARENT).unwrap();
+        // SAFETY: flock on an fd that `lock` keeps open.
         unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_SH) };
         let root = Path::new(STATE_PARENT).join(unique("root"));
         Runtime { root, _lock: lock }
@@ -1076,6 +1080,7 @@ pub fn wait_pid(pid: i32, timeout: Duration) -> Option<i32> {
     let deadline = Instant::now() + timeout;
     loop {
         let mut st = 0;
+        // SAFETY: st is a valid int for the status.
         let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
         if r == pid {
             if libc::WIFEXITED(st) {
@@ -1134,7 +1139,7 @@ impl Drop for Container<'_> {
             }
             if !done {
                 // Still our unreaped child, so the pid cannot have been reused.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                sigkill(pid);
                 let _ = wait_pid(pid, Duration::from_secs(5));
             }
             self.reaped.set(true);
@@ -1281,4 +1286,9 @@ pub fn console_socket(path: &Path) -> mpsc::Receiver<Result<File, String>> {
         let _ = tx.send(r);
     });
     rx
+}
+
+/// SIGKILL to `pid` (a process of ours), ignoring ESRCH.
+pub fn sigkill(pid: i32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
 }
