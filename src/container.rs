@@ -870,8 +870,11 @@ fn destroy_cgroup(st: &State) -> Result<()> {
     let busy = || cg.pids().map(|p| !p.is_empty()).unwrap_or(false);
     // A cgroup that was there before the container is left as it is
     // (processes and directory); only what myrt created is removed.
-    if !cg.owns_leaf() {
+    // `destroy` removes the cgroup and every directory the record says
+    // `create` made (`Owned::remove_created`), or fails.
+    let destroyed = if !cg.owns_leaf() {
         cg.destroy()?;
+        true
     } else if cg.exists() {
         if busy() {
             if cg.is_frozen().unwrap_or(false) {
@@ -889,11 +892,21 @@ fn destroy_cgroup(st: &State) -> Result<()> {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
-        if !busy() {
+        if busy() {
+            false
+        } else {
             cg.destroy()?;
+            true
         }
-    }
+    } else {
+        false
+    };
     crate::fault::point("cgroup removed");
+    if destroyed {
+        return Ok(());
+    }
+    // The leaf is gone already (a crash after its removal) or still busy:
+    // the directories the record names, as far as they are empty.
     let left = cgroups::remove_dirs(st.cgroup_created.as_deref().unwrap_or_default());
     let leaf_left: Vec<_> = left
         .iter()
