@@ -402,18 +402,8 @@ fn root_vm_delete_force_kills_exec_processes() {
 /// `/dev/hostchr` (c 10:229) and `/dev/hostblk` (b 7:0), outside the
 /// default allow list, and prints whether each opens for reading.
 fn host_device_bundle(name: &str) -> Bundle {
-    let b = Bundle::new(name);
-    let mk = |file: &str, kind: libc::mode_t, dev: libc::dev_t| {
-        let p = std::ffi::CString::new(b.path(file).to_str().unwrap()).unwrap();
-        // SAFETY: p is a NUL-terminated path that outlives the call.
-        let rc = unsafe { libc::mknod(p.as_ptr(), kind | 0o666, dev) };
-        assert_eq!(rc, 0, "mknod {file}: {}", std::io::Error::last_os_error());
-    };
-    mk("chr", libc::S_IFCHR, libc::makedev(10, 229));
-    mk("blk", libc::S_IFBLK, libc::makedev(7, 0));
-    let bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": b.path(src), "options": ["bind"]});
-    let (c, k) = (bind("chr", "/dev/hostchr"), bind("blk", "/dev/hostblk"));
-    b.with(|v| v["mounts"].as_array_mut().unwrap().extend([c, k]))
+    Bundle::new(name)
+        .with_host_devices()
         .sh("for d in hostchr hostblk; do \
                (exec 3</dev/$d) 2>/dev/null && echo $d-open || echo $d-denied; \
              done; (exec 3<>/dev/null) && echo null-ok")

@@ -174,21 +174,9 @@ fn root_pid_file_temp_never_follows_symlinks() {
 /// device), both outside the default allow list. The script prints, for
 /// each, whether it could be opened for reading and for writing.
 fn device_bundle(name: &str) -> Bundle {
-    let b = Bundle::new(name);
-    let mk = |file: &str, kind: libc::mode_t, dev: libc::dev_t| {
-        let p = std::ffi::CString::new(b.path(file).to_str().unwrap()).unwrap();
-        // SAFETY: the path is NUL-terminated and outlives the call.
-        let rc = unsafe { libc::mknod(p.as_ptr(), kind | 0o666, dev) };
-        assert_eq!(rc, 0, "mknod {file}: {}", std::io::Error::last_os_error());
-    };
-    mk("chr", libc::S_IFCHR, libc::makedev(10, 229));
-    mk("blk", libc::S_IFBLK, libc::makedev(7, 0));
-    let bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": b.path(src), "options": ["bind"]});
-    let (c, k) = (bind("chr", "/dev/hostchr"), bind("blk", "/dev/hostblk"));
-    b.with(|v| {
-        v["mounts"].as_array_mut().unwrap().extend([c, k]);
-    })
-    .sh("for d in hostchr hostblk; do \
+    Bundle::new(name)
+        .with_host_devices()
+        .sh("for d in hostchr hostblk; do \
            (exec 3</dev/$d) 2>/dev/null && echo $d-r-open || echo $d-r-denied; \
            (exec 3>/dev/$d) 2>/dev/null && echo $d-w-open || echo $d-w-denied; \
          done; (exec 3<>/dev/null) && echo null-ok")

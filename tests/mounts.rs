@@ -80,12 +80,7 @@ fn root_device_already_in_rootfs() {
     let rt = Runtime::new();
     let b = Bundle::new("devexist").own_rootfs();
     let node = b.rootfs().join("dev/null");
-    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
-    assert_eq!(
-        // SAFETY: the path is NUL-terminated and outlives the call.
-        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
-        0
-    );
+    mknod(&node, nix::sys::stat::SFlag::S_IFCHR, libc::makedev(1, 3));
     let b = b
         .with(|c| {
             let m = c["mounts"].as_array_mut().unwrap();

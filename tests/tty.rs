@@ -5,43 +5,10 @@
 
 mod common;
 use common::*;
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use std::fs::File;
-use std::io::{IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::net::UnixListener;
-use std::path::Path;
-use std::sync::mpsc;
-use std::thread;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-
-/// Listens on `path`; the returned receiver yields the first fd that a
-/// client sends with SCM_RIGHTS.
-fn console_socket(path: &Path) -> mpsc::Receiver<Result<File, String>> {
-    let l = UnixListener::bind(path).unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let r = (|| -> Result<File, String> {
-            let (s, _) = l.accept().map_err(|e| e.to_string())?;
-            let mut buf = [0u8; 4096];
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let mut space = nix::cmsg_space!([RawFd; 1]);
-            let msg = recvmsg::<()>(s.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())
-                .map_err(|e| e.to_string())?;
-            for c in msg.cmsgs().map_err(|e| e.to_string())? {
-                if let ControlMessageOwned::ScmRights(fds) = c
-                    && let Some(fd) = fds.first()
-                {
-                    // SAFETY: the fd was just received or created, and nothing else owns it.
-                    return Ok(unsafe { File::from_raw_fd(*fd) });
-                }
-            }
-            Err("no SCM_RIGHTS message".into())
-        })();
-        let _ = tx.send(r);
-    });
-    rx
-}
 
 /// Reads from `f` until `want` appears in everything read (or timeout).
 fn read_until(f: &mut File, want: &str, timeout: Duration) -> String {

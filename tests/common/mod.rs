@@ -587,6 +587,19 @@ impl Bundle {
         self
     }
 
+    /// Two host device nodes, made in the bundle and bind-mounted (so they
+    /// are the host's devices, reached through the bind), both outside the
+    /// default device allow list: `/dev/hostchr` is c 10:229 (FUSE) and
+    /// `/dev/hostblk` b 7:0 (the first loop device).
+    pub fn with_host_devices(self) -> Self {
+        use nix::sys::stat::{SFlag, makedev};
+        mknod(&self.path("chr"), SFlag::S_IFCHR, makedev(10, 229));
+        mknod(&self.path("blk"), SFlag::S_IFBLK, makedev(7, 0));
+        let bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": self.path(src), "options": ["bind"]});
+        let binds = [bind("chr", "/dev/hostchr"), bind("blk", "/dev/hostblk")];
+        self.with(|v| v["mounts"].as_array_mut().unwrap().extend(binds))
+    }
+
     /// Writes config.json (done by every create/run helper).
     pub fn write(&self) {
         fs::write(
@@ -1291,4 +1304,11 @@ pub fn console_socket(path: &Path) -> mpsc::Receiver<Result<File, String>> {
 /// SIGKILL to `pid` (a process of ours), ignoring ESRCH.
 pub fn sigkill(pid: i32) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+}
+
+/// mknod `path` as a device node of `kind` (char or block) with mode 0666.
+pub fn mknod(path: &Path, kind: nix::sys::stat::SFlag, dev: libc::dev_t) {
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o666);
+    nix::sys::stat::mknod(path, kind, mode, dev)
+        .unwrap_or_else(|e| panic!("mknod {}: {e}", path.display()));
 }
