@@ -1056,6 +1056,8 @@ pub struct ExecOpts {
     pub no_new_privs: bool,
     pub caps: Vec<String>,
     pub apparmor: Option<String>,
+    /// `--process-label`: `process.selinuxLabel` of the process.
+    pub process_label: Option<String>,
 }
 
 /// Merge `-e KEY=VALUE` into an environment (same key replaced).
@@ -1115,6 +1117,9 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
     }
     if let Some(a) = &o.apparmor {
         p.set_apparmor_profile(Some(a.clone()));
+    }
+    if let Some(l) = &o.process_label {
+        p.set_selinux_label(Some(l.clone()));
     }
     if !o.caps.is_empty() {
         let mut c = p.capabilities().clone().unwrap_or_default();
@@ -1503,7 +1508,35 @@ pub fn features() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_signal;
+    use super::{ExecOpts, exec_process, parse_signal};
+
+    /// The exec flags land in the process that `spec::validate_process`
+    /// checks (so `--process-label` is refused on an SELinux host as
+    /// `process.selinuxLabel` is, never dropped).
+    #[test]
+    fn exec_flags_make_the_process() {
+        let spec = crate::spec::from_json(br#"{"ociVersion": "1.0.2", "process": {"cwd": "/", "args": ["sh"], "env": ["A=1", "B=2"], "user": {"uid": 0, "gid": 0}}}"#).unwrap();
+        let o = ExecOpts {
+            args: vec!["env".into()],
+            env: vec!["B=3".into()],
+            user: Some("7:8".into()),
+            process_label: Some("system_u:system_r:container_t:s0".into()),
+            apparmor: Some("prof".into()),
+            ..Default::default()
+        };
+        let p = exec_process(&spec, &o).unwrap();
+        assert_eq!(p.args().as_deref(), Some(&["env".to_string()][..]));
+        assert_eq!(
+            p.env().as_deref(),
+            Some(&["A=1".to_string(), "B=3".to_string()][..])
+        );
+        assert_eq!((p.user().uid(), p.user().gid()), (7, 8));
+        assert_eq!(
+            p.selinux_label().as_deref(),
+            Some("system_u:system_r:container_t:s0")
+        );
+        assert_eq!(p.apparmor_profile().as_deref(), Some("prof"));
+    }
 
     #[test]
     fn signal_names_numbers_and_aliases() {

@@ -213,6 +213,34 @@ fn root_update_flag_forms() {
     );
 }
 
+/// `update --cpu-rt-period/--cpu-rt-runtime` (runc's flags) write the v1
+/// real-time files; the Intel RDT flags are refused, naming the flag.
+#[test]
+fn root_update_realtime_and_rdt_flags() {
+    let rt = Runtime::new();
+    let b = Bundle::new("updrt").args(&["sleep", "30"]);
+    let c = rt.create_start(&b);
+    c.cmd(&[
+        "update",
+        "--cpu-rt-period",
+        "500000",
+        "--cpu-rt-runtime",
+        "0",
+        &c.id,
+    ])
+    .ok();
+    assert_eq!(cgroup_read("cpu", &c.id, "cpu.rt_period_us"), "500000");
+    assert_eq!(cgroup_read("cpu", &c.id, "cpu.rt_runtime_us"), "0");
+    let o = c.cmd(&["update", "--l3-cache-schema", "L3:0=f", &c.id]);
+    assert_eq!(o.code, 1, "{o}");
+    assert_myrt_error(
+        &o.stderr,
+        "update",
+        &c.id,
+        &["--l3-cache-schema", "Intel RDT"],
+    );
+}
+
 #[test]
 fn root_cgroup_removed_on_delete() {
     let rt = Runtime::new();

@@ -345,3 +345,26 @@ fn features_report_systemd_only_beside_its_helper() {
     assert_eq!(alone, Value::Bool(false));
     assert_eq!(beside, Value::Bool(true));
 }
+
+/// runc's global `--rootless true|false|auto` is accepted (in both forms,
+/// before a subcommand that runs containers too), and a value outside the
+/// three is refused with clap's usage status.
+#[test]
+fn root_rootless_flag_is_accepted_as_runc_takes_it() {
+    let rt = Runtime::new();
+    for args in [
+        &["--rootless", "true", "list"][..],
+        &["--rootless=auto", "list", "-q"][..],
+        &["--rootless", "false", "list", "--format", "json"][..],
+    ] {
+        rt.cmd(args).ok();
+    }
+    let b = Bundle::new("rootlessflag").args(&["true"]);
+    b.write();
+    let id = unique("rootlessflag");
+    let o = rt.cmd(&["--rootless", "auto", "run", "--bundle", b.dir_str(), &id]);
+    o.ok();
+    let o = rt.cmd(&["--rootless", "maybe", "list"]);
+    assert_eq!(o.code, 2, "{o}");
+    assert!(o.stderr.contains("--rootless"), "{o}");
+}

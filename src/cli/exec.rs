@@ -43,8 +43,9 @@ pub struct Exec {
     cap: Vec<String>,
     #[arg(long)]
     apparmor: Option<String>,
-    /// Accepted for compatibility (SELinux is not supported)
-    #[arg(long = "process-label", hide = true)]
+    /// SELinux label of the process: refused on a host with SELinux
+    /// (myrt cannot set it), ignored without SELinux (as runc does)
+    #[arg(long = "process-label")]
     process_label: Option<String>,
     /// Accepted for compatibility
     #[arg(long = "ignore-paused", hide = true)]
@@ -83,6 +84,7 @@ impl Command for Exec {
             no_new_privs: self.no_new_privs,
             caps: self.cap,
             apparmor: self.apparmor,
+            process_label: self.process_label,
         };
         container::exec(g, &self.id, &o).map_err(|e| e.to_string())
     }

@@ -52,6 +52,10 @@ struct Cli {
     /// Use systemd for cgroups (needs a running systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
+    /// Accepted for compatibility with runc (true, false or auto): myrt
+    /// always decides as `auto` does (rootless when not root on the host)
+    #[arg(long, global = true, hide = true, value_parser = ["true", "false", "auto"])]
+    rootless: Option<String>,
     /// Accepted for compatibility with runc (criu is not used)
     #[arg(long, global = true, hide = true)]
     criu: Option<String>,
@@ -267,7 +271,10 @@ pub fn spawns_containers(args: impl Iterator<Item = OsString>) -> bool {
     let mut args = args;
     while let Some(a) = args.next() {
         let a = a.to_string_lossy();
-        if matches!(&*a, "--root" | "--log" | "--log-format" | "--criu") {
+        if matches!(
+            &*a,
+            "--root" | "--log" | "--log-format" | "--criu" | "--rootless"
+        ) {
             args.next();
         } else if !a.starts_with('-') {
             return matches!(&*a, "create" | "run" | "exec");

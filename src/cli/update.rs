@@ -35,6 +35,18 @@ pub struct Update {
     pids_limit: Option<i64>,
     #[arg(long = "blkio-weight")]
     blkio_weight: Option<u16>,
+    /// CPU realtime period in microseconds (cgroup v1 cpu.rt_period_us)
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds (cgroup v1 cpu.rt_runtime_us)
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
+    cpu_rt_runtime: Option<i64>,
+    /// Intel RDT L3 cache schema: refused (myrt does not support intelRdt)
+    #[arg(short = 'l', long = "l3-cache-schema")]
+    l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema: refused (as above)
+    #[arg(long = "mem-bw-schema")]
+    mem_bw_schema: Option<String>,
     id: String,
 }
 
@@ -46,6 +58,16 @@ impl Command for Update {
     }
 
     fn run(self, g: &Global) -> Result<i32, String> {
+        for (flag, v) in [
+            ("--l3-cache-schema", &self.l3_cache_schema),
+            ("--mem-bw-schema", &self.mem_bw_schema),
+        ] {
+            if v.is_some() {
+                return Err(format!(
+                    "{flag}: Intel RDT (linux.intelRdt) is not supported by myrt"
+                ));
+            }
+        }
         let file = self.resources.as_ref().map(read_resources).transpose()?;
         container::update(g, &self.id, file, |r| self.apply(r)).map_err(|e| e.to_string())?;
         Ok(0)
@@ -68,11 +90,19 @@ impl Update {
             m.set_swap(self.memory_swap.or(m.swap()));
         }
         let cpuset = self.cpuset_cpus.is_some() || self.cpuset_mems.is_some();
-        if cpuset || self.cpu_shares.or(self.cpu_period).is_some() || self.cpu_quota.is_some() {
+        let cpu = self
+            .cpu_shares
+            .or(self.cpu_period)
+            .or(self.cpu_rt_period)
+            .is_some()
+            || self.cpu_quota.or(self.cpu_rt_runtime).is_some();
+        if cpuset || cpu {
             let c = r.cpu_mut().get_or_insert_with(Default::default);
             c.set_shares(self.cpu_shares.or(c.shares()));
             c.set_quota(self.cpu_quota.or(c.quota()));
             c.set_period(self.cpu_period.or(c.period()));
+            c.set_realtime_period(self.cpu_rt_period.or(c.realtime_period()));
+            c.set_realtime_runtime(self.cpu_rt_runtime.or(c.realtime_runtime()));
             if let Some(cpus) = &self.cpuset_cpus {
                 c.set_cpus(Some(cpus.clone()));
             }
@@ -155,6 +185,18 @@ mod tests {
         );
         let want = serde_json::json!({
             "memory": {"limit": -1, "swap": -1}, "cpu": {"quota": -1}, "pids": {"limit": -1},
+        });
+        assert_eq!(r, want);
+    }
+
+    #[test]
+    fn realtime_flags_set_the_cpu_section() {
+        let r = apply(
+            &["--cpu-rt-period", "500000", "--cpu-rt-runtime", "-1"],
+            serde_json::json!({"cpu": {"shares": 2}}),
+        );
+        let want = serde_json::json!({
+            "cpu": {"shares": 2, "realtimePeriod": 500000, "realtimeRuntime": -1},
         });
         assert_eq!(r, want);
     }
