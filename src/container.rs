@@ -180,6 +180,9 @@ struct CreateInputs {
     bundle: PathBuf,
     spec: Spec,
     rootfs: PathBuf,
+    /// `NOTIFY_SOCKET` was set: the container gets a notify socket
+    /// (`crate::notify`).
+    notify: bool,
     /// Rootless without access to cgroups: the container has none.
     no_cgroup: bool,
     /// The systemd unit the cgroup is (`--systemd-cgroup`).
@@ -233,8 +236,13 @@ fn load_for_create(
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let bundle = std::fs::canonicalize(&bundle)
         .map_err(|e| failure(format!("--bundle {}: {e}", bundle.display())))?;
-    let spec = spec::load(&bundle)?;
+    let mut spec = spec::load(&bundle)?;
     spec::validate(&spec, &bundle)?;
+    // After validation: the notify mount is ours, not the config's.
+    let notify = crate::notify::host_socket().is_some();
+    if notify {
+        crate::notify::add_to_spec(&mut spec, &g.root.join(id));
+    }
     crate::rootless::check(&spec).map_err(Error::Failure)?;
     let linux = spec.linux().as_ref().expect("validated");
     if g.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
@@ -281,6 +289,7 @@ fn load_for_create(
         bundle,
         spec,
         rootfs,
+        notify,
         no_cgroup,
         unit: unit.map(|(u, _)| u.unit),
         init,
@@ -361,6 +370,10 @@ fn make_container(
     if c.init.overlay_dir().is_some() {
         c.init.make_overlay_dirs()?;
         crate::fault::point("overlay dirs made");
+    }
+    if c.notify {
+        crate::notify::make_dir(&dir.path)
+            .map_err(|e| failure(format!("NOTIFY_SOCKET: mkdir {}: {e}", dir.path.display())))?;
     }
     let init = process::spawn_init(
         InitArgs {
@@ -653,7 +666,31 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     check_id(id)?;
     let dir = ContainerDir::open(&g.root, id, true)?;
     let st = dir.load()?;
-    start_inner(&dir, &st)
+    let notify = notify_listener(&dir)?;
+    start_inner(&dir, &st)?;
+    // The wait for READY holds no lock: kill and delete work meanwhile.
+    drop(dir);
+    forward_ready(notify.as_ref(), st.pid, &st)
+}
+
+/// With `NOTIFY_SOCKET` set, the container's notify socket, bound before
+/// its init is released (`crate::notify`).
+fn notify_listener(dir: &ContainerDir) -> Result<Option<crate::notify::Listener>> {
+    let Some(host) = crate::notify::host_socket() else {
+        return Ok(None);
+    };
+    crate::notify::Listener::bind(&dir.path, host)
+        .map_err(|e| failure(format!("NOTIFY_SOCKET: bind the container's socket: {e}")))
+}
+
+/// Pass the container's READY on with `MAINPID=main_pid`, waiting while
+/// its init lives.
+fn forward_ready(l: Option<&crate::notify::Listener>, main_pid: i32, st: &State) -> Result<()> {
+    let Some(l) = l else {
+        return Ok(());
+    };
+    l.forward_ready(main_pid, || st.alive())
+        .map_err(|e| failure(format!("NOTIFY_SOCKET: {e}")))
 }
 
 fn load_config(dir: &ContainerDir) -> Result<Spec> {
@@ -1015,15 +1052,28 @@ pub fn run(g: &Global, id: &str, o: &RunOpts) -> Result<i32> {
     // until the foreground case below records otherwise).
     c.state.creator_pid = 0;
     c.state.creator_start = 0;
-    if let Err(e) = start_inner(&c.dir, &c.state) {
-        let _ = signal_init(&c.state, libc::SIGKILL);
-        wait_dead(&c.state, Duration::from_secs(5));
-        let _ = destroy(&c.dir, &c.state);
-        return Err(e);
-    }
+    let started = notify_listener(&c.dir).and_then(|l| start_inner(&c.dir, &c.state).map(|()| l));
+    let notify = match started {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = signal_init(&c.state, libc::SIGKILL);
+            wait_dead(&c.state, Duration::from_secs(5));
+            let _ = destroy(&c.dir, &c.state);
+            return Err(e);
+        }
+    };
     let Some(sigfd) = sigfd else {
+        let Created { dir, state, .. } = c;
+        drop(dir);
+        forward_ready(notify.as_ref(), state.pid, &state)?;
         return Ok(0);
     };
+    // In the foreground myrt is the main process: it stays, and exits with
+    // the container's status.
+    if let Some(l) = notify {
+        let st = c.state.clone();
+        std::thread::spawn(move || forward_ready(Some(&l), std::process::id() as i32, &st));
+    }
     let pid = c.state.pid;
     // Set-up is over: the status comes from the init from now on.
     c.dir.save(&c.state)?;

@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod netdevices;
+pub mod notify;
 pub mod process;
 pub mod rootfs;
 pub mod rootless;
