@@ -243,6 +243,10 @@ fn load_for_create(
     if notify {
         crate::notify::add_to_spec(&mut spec, &g.root.join(id));
     }
+    let listen_fds = crate::activation::passed();
+    if listen_fds > 0 {
+        crate::activation::add_to_spec(&mut spec, listen_fds);
+    }
     crate::rootless::check(&spec).map_err(Error::Failure)?;
     let linux = spec.linux().as_ref().expect("validated");
     if g.systemd_cgroup && !Path::new("/run/systemd/system").exists() {

@@ -7,6 +7,7 @@
 // Every `unsafe` block says why it is sound (a `// SAFETY:` comment).
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod activation;
 pub mod cgroups;
 pub mod container;
 pub mod fault;

@@ -1,8 +1,10 @@
-//! NOTIFY_SOCKET (a systemd `Type=notify` unit, `podman run
-//! --sdnotify=container`): with it set, the container gets a socket of its
-//! own at `$NOTIFY_SOCKET` (/run/notify/notify.sock), and its `READY=1`
-//! reaches the caller's socket with the main pid, as runc does. Needs `cc`
-//! with a static C library (build-essential) for the in-container sender.
+//! systemd's two protocols, as runc takes them. NOTIFY_SOCKET (a systemd
+//! `Type=notify` unit, `podman run --sdnotify=container`): with it set, the
+//! container gets a socket of its own at `$NOTIFY_SOCKET`
+//! (/run/notify/notify.sock), and its `READY=1` reaches the caller's socket
+//! with the main pid. LISTEN_FDS (socket activation): the passed fds reach
+//! the container with `LISTEN_FDS`/`LISTEN_PID=1`. Needs `cc` with a static
+//! C library (build-essential) for the in-container sender.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -146,4 +148,41 @@ fn root_no_notify_socket_no_mount_and_no_variable() {
     let o = exec_cmd(run, None, Sink::Pipe, Duration::from_secs(30));
     assert_eq!(o.stdout, "0\n0\n", "{o}");
     drop(c);
+}
+
+/// Socket activation: with `LISTEN_PID` = myrt's pid and `LISTEN_FDS=2`,
+/// fds 3 and 4 reach the container (no `--preserve-fds` needed) with
+/// `LISTEN_FDS=2 LISTEN_PID=1`; with `LISTEN_PID` naming another process
+/// nothing is passed and the variables are not set.
+#[test]
+fn root_listen_fds_reach_the_container() {
+    let rt = Runtime::new();
+    let b = Bundle::new("listenfds")
+        .sh("echo \"$LISTEN_FDS $LISTEN_PID\"; cat <&3; cat <&4; ls /proc/self/fd | wc -l");
+    b.write();
+    for (i, s) in ["three", "four"].iter().enumerate() {
+        std::fs::write(b.path(&format!("f{i}")), format!("{s}\n")).unwrap();
+    }
+    let run = |listen_pid: &str, id: &str| {
+        let script = format!(
+            "LISTEN_PID={listen_pid} LISTEN_FDS=2 exec \"$0\" --root \"$1\" run --bundle \"$2\" \"$3\" 3<\"$2/f0\" 4<\"$2/f1\""
+        );
+        let mut c = std::process::Command::new("sh");
+        c.args([
+            "-c",
+            &script,
+            &runtime_bin(),
+            rt.root.to_str().unwrap(),
+            b.dir_str(),
+            id,
+        ]);
+        exec_cmd(c, None, Sink::Pipe, Duration::from_secs(30))
+    };
+    let c = rt.guard(&b);
+    let o = run("$$", &c.id);
+    o.ok();
+    // 0-4 and ls's own directory fd
+    assert_eq!(o.stdout, "2 1\nthree\nfour\n6\n", "{o}");
+    let o = run("1", &c.id);
+    assert_eq!(o.stdout, " \n4\n", "{o}");
 }

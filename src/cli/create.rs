@@ -28,15 +28,24 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
 }
 
+impl CreateArgs {
+    /// `--preserve-fds`, or the fds systemd passed by socket activation
+    /// (`myrt::activation`) when those are more.
+    pub fn effective_preserve_fds(&self) -> u32 {
+        self.preserve_fds.max(myrt::activation::passed())
+    }
+}
+
 impl From<CreateArgs> for CreateOpts {
     fn from(a: CreateArgs) -> Self {
+        let preserve_fds = a.effective_preserve_fds();
         CreateOpts {
             bundle: a.bundle,
             pid_file: a.pid_file,
             console_socket: a.console_socket,
             no_pivot: a.no_pivot,
             no_new_keyring: a.no_new_keyring,
-            preserve_fds: a.preserve_fds,
+            preserve_fds,
         }
     }
 }
@@ -56,7 +65,7 @@ impl Command for Create {
     }
 
     fn preserve_fds(&self) -> Option<u32> {
-        Some(self.opts.preserve_fds)
+        Some(self.opts.effective_preserve_fds())
     }
 
     fn run(self, g: &Global) -> Result<i32, String> {

@@ -30,7 +30,7 @@ impl Command for Run {
     }
 
     fn preserve_fds(&self) -> Option<u32> {
-        Some(self.opts.preserve_fds)
+        Some(self.opts.effective_preserve_fds())
     }
 
     fn run(self, g: &Global) -> Result<i32, String> {
