@@ -1112,6 +1112,39 @@ pub struct ExecOpts {
     pub apparmor: Option<String>,
     /// `--process-label`: `process.selinuxLabel` of the process.
     pub process_label: Option<String>,
+    /// `--cgroup SUB`: join this sub-cgroup of the container's (`/`: its
+    /// own, with no fall-back to the init's).
+    pub cgroup: Option<String>,
+}
+
+/// `exec --cgroup SUB`: the cgroup `SUB` below the container's, which must
+/// exist; `/` is the container's own. runc's `controller:path` form (cgroup
+/// v1, one controller at a time) is refused.
+fn sub_cgroup(st: &State, sub: &str) -> Result<Box<dyn Cgroup>> {
+    let bad = |why: &str| failure(format!("--cgroup {sub:?}: {why}"));
+    if sub.contains(':') {
+        return Err(bad(
+            "the controller:path form is not supported; give a path below the container's cgroup",
+        ));
+    }
+    let rel = Path::new(sub.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(bad(
+            "must be a path below the container's cgroup (no \"..\")",
+        ));
+    }
+    if rel.as_os_str().is_empty() {
+        return Ok(cgroup_handle(st));
+    }
+    let path = format!("{}/{}", st.cgroup_path.trim_end_matches('/'), rel.display());
+    let cg = cgroups::open(&path);
+    if !cg.exists() {
+        return Err(bad(&format!("no cgroup {path}")));
+    }
+    Ok(cg)
 }
 
 /// Merge `-e KEY=VALUE` into an environment (same key replaced).
@@ -1229,7 +1262,11 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     // Taken out of the spec (not used after this), not copied.
     let linux = spec.linux_mut().take().unwrap_or_default();
     let config = process::ExecConfig::prepare(&linux, &p, o.console_socket.as_deref(), o.detach)?;
-    let cgroup = (!st.no_cgroup).then(|| cgroup_handle(&st));
+    let cgroup = match (&o.cgroup, st.no_cgroup) {
+        (_, true) => None,
+        (None, false) => Some(cgroup_handle(&st)),
+        (Some(sub), false) => Some(sub_cgroup(&st, sub)?),
+    };
     let sigfd = if o.detach {
         None
     } else {
@@ -1246,10 +1283,18 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
             .map(|n| n.typ())
             .collect(),
         cgroup: cgroup.as_deref(),
+        init_cgroup_fallback: o.cgroup.is_none(),
         config,
         preserve_fds: o.preserve_fds,
         lock_fd: dir.lock_fd(),
         state_json: state_json(&st, status),
+    })
+    .map_err(|e| match &o.cgroup {
+        // The join's error names the container's cgroup; say which flag.
+        Some(sub) if matches!(e, process::Error::Cgroup(_)) => {
+            failure(format!("--cgroup {sub:?}: {e}"))
+        }
+        _ => e.into(),
     })?;
     crate::fault::point("exec spawned");
     if let Some(pf) = &o.pid_file {

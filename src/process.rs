@@ -1465,6 +1465,10 @@ pub struct ExecArgs<'a> {
     pub namespaces: Vec<LinuxNamespaceType>,
     /// `None`: the container has no cgroup of its own.
     pub cgroup: Option<&'a dyn Cgroup>,
+    /// When `cgroup` (v2) may hold no process because its controllers are
+    /// enabled for sub-cgroups (EBUSY), join the init's cgroup instead, as
+    /// runc does; false for an explicit `exec --cgroup`.
+    pub init_cgroup_fallback: bool,
     pub config: ExecConfig,
     pub preserve_fds: u32,
     pub lock_fd: Option<RawFd>,
@@ -1513,7 +1517,7 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
     // The host's procfs, for the child's /proc accesses once it is in the
     // container's mount namespace (where /proc is the container's).
     let proc = sys::ProcFs::open_host()?;
-    let cg_fd = a.cgroup.map(Cgroup::dir_fd).transpose()?.flatten();
+    let mut cg_fd = a.cgroup.map(Cgroup::dir_fd).transpose()?.flatten();
     // The pid namespace only applies to children: entered here for the
     // clone (unless the child forks the process, see above).
     let mut own_ns = Vec::new();
@@ -1522,7 +1526,20 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
             namespaces::join_process(&a.container, libc::CLONE_NEWPID)
         })?);
     }
-    let pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    let mut pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    if let (Err(e), Some(cg)) = (&pid, a.cgroup)
+        && e.source.raw_os_error() == Some(libc::EBUSY)
+    {
+        if !a.init_cgroup_fallback {
+            restore_namespaces(own_ns);
+            return Err(Error::Child(format!(
+                "--cgroup: cannot join {}: {e}: its controllers are enabled for sub-cgroups, so it holds no process (give --cgroup SUB)",
+                cg.path()
+            )));
+        }
+        cg_fd = Some(init_cgroup_fd(a.container_pid, cg)?);
+        pid = sys::clone3(0, cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    }
     if !matches!(pid, Ok(0)) {
         restore_namespaces(own_ns);
     }
@@ -1541,6 +1558,30 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
             Err(e)
         }
     }
+}
+
+/// The cgroup v2 directory of the container's init, which must be the
+/// container's cgroup `cg` or below it (the init may have moved itself, as
+/// systemd does, but never out of the container's cgroup).
+fn init_cgroup_fd(init: i32, cg: &dyn Cgroup) -> Result<OwnedFd> {
+    let err = |why: String| Error::Child(format!("exec: join the init's cgroup: {why}"));
+    let text = sys::read_small(format!("/proc/{init}/cgroup")).map_err(|e| err(e.to_string()))?;
+    let path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or_else(|| err("no cgroup v2 line in /proc/<init>/cgroup".into()))?;
+    let top = cg.path().trim_end_matches('/');
+    if !path
+        .strip_prefix(top)
+        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    {
+        return Err(err(format!(
+            "{path} is not below the container's cgroup {top}"
+        )));
+    }
+    crate::cgroups::open(path)
+        .dir_fd()?
+        .ok_or_else(|| err(format!("no directory for {path}")))
 }
 
 /// How an exec'd process enters the container.

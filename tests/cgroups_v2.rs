@@ -237,6 +237,47 @@ fn root_vm_exec_joins_container_cgroup() {
     assert!(pids.len() >= 2, "{o}");
 }
 
+/// A container whose init moved itself into a sub-cgroup and enabled
+/// controllers for its children (systemd in a container does so): its
+/// cgroup may hold no process (cgroup v2's no-internal-process rule), so
+/// `exec` joins the init's cgroup instead, as runc does; `--cgroup SUB`
+/// joins a sub-cgroup of the container's, and `--cgroup /` insists on the
+/// top one (and fails, naming the flag). A sub-cgroup that does not exist
+/// or leaves the container's cgroup is refused.
+#[test]
+#[ignore = "needs cgroup v2: run by .ci/cgroup2 inside the VM"]
+fn root_vm_exec_into_a_cgroup_with_controllers_for_children() {
+    assert_cgroup2();
+    let rt = Runtime::new();
+    let b = no_cgroupns(Bundle::new("execsub").args(&["sleep", "300"]));
+    let c = rt.create_start(&b);
+    let top = cgroup_v2_dir(&c.id);
+    for sub in ["init", "work"] {
+        std::fs::create_dir(top.join(sub)).unwrap();
+    }
+    std::fs::write(top.join("init/cgroup.procs"), c.pid().to_string()).unwrap();
+    std::fs::write(top.join("cgroup.subtree_control"), "+pids").unwrap();
+    let base = format!("0::/myrt-test/{}", c.id);
+    let o = c.exec(&[], &["cat", "/proc/self/cgroup"]);
+    o.ok();
+    assert_eq!(o.stdout, format!("{base}/init\n"), "{o}");
+    let o = c.exec(&["--cgroup", "work"], &["cat", "/proc/self/cgroup"]);
+    o.ok();
+    assert_eq!(o.stdout, format!("{base}/work\n"), "{o}");
+    let o = c.exec(&["--cgroup", "/"], &["true"]);
+    assert_eq!(o.code, 255, "{o}");
+    assert_myrt_error(&o.stderr, "exec", &c.id, &["--cgroup"]);
+    for bad in ["nosuch", "../..", "init/../../x"] {
+        let o = c.exec(&["--cgroup", bad], &["true"]);
+        assert_eq!(o.code, 255, "{o}");
+        assert_myrt_error(&o.stderr, "exec", &c.id, &["--cgroup"]);
+    }
+    c.kill("KILL").ok();
+    c.wait_status("stopped");
+    c.delete().ok();
+    assert!(!top.exists());
+}
+
 #[test]
 #[ignore = "needs cgroup v2: run by .ci/cgroup2 inside the VM"]
 fn root_vm_pause_resume_freezes_cgroup() {

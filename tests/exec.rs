@@ -417,3 +417,58 @@ fn root_exec_never_joins_a_recycled_pid() {
     );
     drop(c);
 }
+
+/// `exec --cgroup SUB` (runc's flag): the process joins the sub-cgroup SUB
+/// of the container's cgroup, in every hierarchy (v1) or the one (v2);
+/// a SUB that does not exist, leaves the container's cgroup, or uses the
+/// v1 `controller:path` form is refused, naming the flag. Without a cgroup
+/// namespace, /proc/self/cgroup shows the full paths.
+#[test]
+fn root_exec_cgroup_flag_joins_a_sub_cgroup() {
+    let rt = Runtime::new();
+    let b = Bundle::new("execsubcg").args(&["sleep", "300"]).with(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "cgroup")
+    });
+    let c = rt.create_start(&b);
+    let dirs = cgroup_dirs(&b.cgname());
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        fs::create_dir(d.join("work")).unwrap();
+        // A v1 cpuset cgroup takes no process before it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = fs::read_to_string(d.join(f)) {
+                fs::write(d.join("work").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let o = c.exec(&["--cgroup", "work"], &["cat", "/proc/self/cgroup"]);
+    o.ok();
+    let name = b.cgname();
+    let mine: Vec<&str> = o.stdout.lines().filter(|l| l.contains(&name)).collect();
+    assert_eq!(mine.len(), dirs.len(), "{o}");
+    assert!(
+        mine.iter().all(|l| l.ends_with(&format!("{name}/work"))),
+        "{o}"
+    );
+    let o = c.exec(&["--cgroup", "/"], &["cat", "/proc/self/cgroup"]);
+    o.ok();
+    assert!(
+        o.stdout
+            .lines()
+            .filter(|l| l.contains(&name))
+            .all(|l| l.ends_with(&name)),
+        "{o}"
+    );
+    for bad in ["nosuch", "../x", "work/../../x", "pids:/work"] {
+        let o = c.exec(&["--cgroup", bad], &["true"]);
+        assert_eq!(o.code, 255, "{bad}: {o}");
+        assert_myrt_error(&o.stderr, "exec", &c.id, &["--cgroup"]);
+    }
+    c.kill("KILL").ok();
+    c.wait_status("stopped");
+    c.delete().ok();
+    assert!(cgroup_dirs(&name).is_empty(), "{:?}", cgroup_dirs(&name));
+}

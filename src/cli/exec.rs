@@ -47,6 +47,10 @@ pub struct Exec {
     /// (myrt cannot set it), ignored without SELinux (as runc does)
     #[arg(long = "process-label")]
     process_label: Option<String>,
+    /// Join this sub-cgroup of the container's cgroup ("/": the container's
+    /// own, without the fall-back to the init's)
+    #[arg(long = "cgroup")]
+    cgroup: Option<String>,
     /// Accepted for compatibility
     #[arg(long = "ignore-paused", hide = true)]
     ignore_paused: bool,
@@ -85,6 +89,7 @@ impl Command for Exec {
             caps: self.cap,
             apparmor: self.apparmor,
             process_label: self.process_label,
+            cgroup: self.cgroup,
         };
         container::exec(g, &self.id, &o).map_err(|e| e.to_string())
     }
