@@ -252,3 +252,34 @@ fn root_cgroup_removed_on_delete() {
     c.delete().ok();
     assert_eq!(cgroup_dirs(&c.id), Vec::<std::path::PathBuf>::new());
 }
+
+#[test]
+fn root_blkio_weight_zero_is_unset() {
+    // Docker writes `blockIO.weight: 0` (and `cpu.shares: 0`) for every
+    // container without --blkio-weight: 0 means "not set" (runc skips it;
+    // the kernel refuses it with ERANGE). A real weight is written.
+    let rt = Runtime::new();
+    let b = Bundle::new("blkio0")
+        .args(&["sleep", "30"])
+        .set(
+            "/linux/resources/blockIO",
+            json!({"weight": 0, "leafWeight": 0}),
+        )
+        .set("/linux/resources/cpu/shares", json!(0));
+    let c = rt.create(&b, &[]);
+    let file = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| cgroup_v1_dir("blkio", &c.id).join(f).exists());
+    let Some(file) = file else {
+        return; // no weight-based I/O scheduler on this kernel
+    };
+    let default = cgroup_read("blkio", &c.id, file);
+    assert_ne!(default, "0", "{file}");
+    let b = Bundle::new("blkio300")
+        .args(&["sleep", "30"])
+        .set("/linux/resources/blockIO/weight", json!(300));
+    let c = rt.create(&b, &[]);
+    // blkio.bfq.weight reads "default 300" on some kernels, "300" on others
+    let w = cgroup_read("blkio", &c.id, file);
+    assert!(w == "300" || w.ends_with(" 300"), "{file}: {w}");
+}

@@ -61,6 +61,9 @@ corpus! {
     root_containerd_ctr_run_tty => "containerd-ctr-run-tty.json",
     root_cri_pod_container => "cri-pod-container.json",
     root_seccomp_recorded_no_close_range => "seccomp-recorded-no-close-range.json",
+    root_docker_run => "docker-run.json",
+    root_docker_run_options => "docker-run-options.json",
+    root_docker_run_privileged => "docker-run-privileged.json",
 }
 
 /// `name: reason` lines of KNOWN_FAILING (`#` starts a comment).

@@ -50,6 +50,13 @@ fn throttles(
     })
 }
 
+/// A weight of 0 is "not set": Docker writes `blockIO.weight: 0` for every
+/// container without `--blkio-weight`, and the kernel refuses 0 (ERANGE);
+/// runc skips it too. The spec's range starts at 10.
+fn set(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
+}
+
 fn weight_device_field(i: usize) -> String {
     format!("linux.resources.blockIO.weightDevice[{i}]")
 }
@@ -61,24 +68,24 @@ pub(super) fn v1(dirs: &V1Dirs, b: &LinuxBlockIo) -> Result<()> {
         let d = d.as_ref()?;
         names.iter().map(|n| d.join(n)).find(|p| p.exists())
     };
-    if let Some(w) = b.weight()
+    if let Some(w) = set(b.weight())
         && let Some(f) = first_existing(&["blkio.weight", "blkio.bfq.weight"])
     {
         write_file("linux.resources.blockIO.weight", &f, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight()
+    if let Some(w) = set(b.leaf_weight())
         && let Some(f) = first_existing(&["blkio.leaf_weight"])
     {
         write_file("linux.resources.blockIO.leafWeight", &f, &w.to_string())?;
     }
     for (i, dev) in b.weight_device().iter().flatten().enumerate() {
         let (major, minor) = (dev.major(), dev.minor());
-        if let Some(w) = dev.weight()
+        if let Some(w) = set(dev.weight())
             && let Some(f) = first_existing(&["blkio.weight_device", "blkio.bfq.weight_device"])
         {
             write_file(&weight_device_field(i), &f, &format!("{major}:{minor} {w}"))?;
         }
-        if let Some(w) = dev.leaf_weight()
+        if let Some(w) = set(dev.leaf_weight())
             && let Some(f) = first_existing(&["blkio.leaf_weight_device"])
         {
             write_file(&weight_device_field(i), &f, &format!("{major}:{minor} {w}"))?;
@@ -110,13 +117,13 @@ pub(super) fn v2(d: &Path, b: &LinuxBlockIo) -> Result<()> {
         let who = dev.map_or_else(|| "default".to_string(), |(a, b)| format!("{a}:{b}"));
         Some((file, format!("{who} {v}")))
     };
-    if let Some(w) = b.weight()
+    if let Some(w) = set(b.weight())
         && let Some((f, line)) = weight_line(None, w)
     {
         write_v2("linux.resources.blockIO.weight", &f, &line)?;
     }
     for (i, dev) in b.weight_device().iter().flatten().enumerate() {
-        if let Some(w) = dev.weight()
+        if let Some(w) = set(dev.weight())
             && let Some((f, line)) = weight_line(Some((dev.major(), dev.minor())), w)
         {
             write_v2(&weight_device_field(i), &f, &line)?;
