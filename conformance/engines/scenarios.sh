@@ -1052,3 +1052,8 @@ podman_same-exec() {
 	P exec --user 1000 "$N" sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
 	same_as_runc "what a podman exec --user 1000 process sees" "$WORK/out-$N"
 }
+
+# ================================================================ docker ===
+
+# shellcheck source=docker.sh
+. "$ENG_DIR/docker.sh"
