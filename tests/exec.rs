@@ -453,6 +453,27 @@ fn root_exec_cgroup_flag_joins_a_sub_cgroup() {
         mine.iter().all(|l| l.ends_with(&format!("{name}/work"))),
         "{o}"
     );
+    // `ps` lists the processes of sub-cgroups too (runc's does).
+    let pid_file = b.path("sub.pid");
+    c.exec(
+        &[
+            "-d",
+            "--cgroup",
+            "work",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+        ],
+        &["sh", "-c", "exec sleep 300 </dev/null >/dev/null 2>&1"],
+    )
+    .ok();
+    let sub_pid = fs::read_to_string(&pid_file).unwrap();
+    let o = c.cmd(&["ps", "--format", "json", &c.id]);
+    o.ok();
+    let listed: Vec<i64> = serde_json::from_str(&o.stdout).unwrap();
+    assert!(
+        listed.contains(&sub_pid.trim().parse().unwrap()),
+        "{sub_pid}: {o}"
+    );
     let o = c.exec(&["--cgroup", "/"], &["cat", "/proc/self/cgroup"]);
     o.ok();
     assert!(
@@ -468,6 +489,13 @@ fn root_exec_cgroup_flag_joins_a_sub_cgroup() {
         assert_myrt_error(&o.stderr, "exec", &c.id, &["--cgroup"]);
     }
     c.kill("KILL").ok();
+    // The detached exec'd process was re-parented to us (subreaper): its
+    // pid namespace's init finishes exiting once we reap it.
+    let sub_pid: i32 = sub_pid.trim().parse().unwrap();
+    assert!(
+        wait_pid(sub_pid, CMD_TIMEOUT).is_some(),
+        "{sub_pid} not reaped"
+    );
     c.wait_status("stopped");
     c.delete().ok();
     assert!(cgroup_dirs(&name).is_empty(), "{:?}", cgroup_dirs(&name));

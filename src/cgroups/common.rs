@@ -65,7 +65,7 @@ pub trait Cgroup {
     /// means: start the process, then [`add_pid`](Self::add_pid).
     fn dir_fd(&self) -> Result<Option<OwnedFd>>;
 
-    /// Processes in the cgroup (not recursive).
+    /// Processes in the cgroup and the cgroups below it.
     fn pids(&self) -> Result<Vec<i32>>;
 
     /// Freeze (`true`) or thaw (`false`), waiting until the state has settled.
@@ -519,6 +519,34 @@ pub(crate) fn read_flat_keyed(path: &Path) -> serde_json::Map<String, serde_json
 pub(crate) fn parse_pids(path: &Path) -> Result<Vec<i32>> {
     let s = read_file(PATH_FIELD, path)?;
     Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// The processes of the cgroup `dir` and of every cgroup below it (the
+/// container's processes may have moved into sub-cgroups of its own, as
+/// systemd in a container does): `cgroup.procs` of each, parents first. A
+/// sub-cgroup removed meanwhile is skipped.
+pub(crate) fn pids_below(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids = parse_pids(&dir.join("cgroup.procs"))?;
+    let mut todo = subdirs(dir);
+    while let Some(d) = todo.pop() {
+        if let Ok(p) = parse_pids(&d.join("cgroup.procs")) {
+            pids.extend(p);
+            todo.extend(subdirs(&d));
+        }
+    }
+    Ok(pids)
+}
+
+/// The directories in `dir` (none if it cannot be read).
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Open a cgroup directory (`O_RDONLY|O_DIRECTORY|O_CLOEXEC`).

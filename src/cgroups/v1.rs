@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::common::{
     CGROUP_ROOT, Cgroup, Error, Owned, PATH_FIELD, Result, V1Dirs, join, kill_frozen, mkdir_p,
-    parse_pids, read_file, read_flat_keyed, read_limit, read_opt, read_u64, wait_until, write_file,
+    pids_below, read_file, read_flat_keyed, read_limit, read_opt, read_u64, wait_until, write_file,
 };
 use super::resources;
 use crate::mountinfo::{self, Hierarchy, Mounts};
@@ -122,7 +122,7 @@ impl Cgroup for V1 {
     fn pids(&self) -> Result<Vec<i32>> {
         let d = procs_dir(self.path())
             .ok_or_else(|| Error::unsupported(PATH_FIELD, "no cgroup v1 hierarchy is mounted"))?;
-        parse_pids(&d.join("cgroup.procs"))
+        pids_below(&d)
     }
 
     fn freeze(&self, frozen: bool) -> Result<()> {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::common::{
     CGROUP_ROOT, Cgroup, Error, Owned, PATH_FIELD, Result, join, kill_frozen, mkdir_p, open_dir,
-    parse_pids, read_file, read_flat_keyed, read_limit, read_opt, read_u64, wait_until, write_file,
+    pids_below, read_file, read_flat_keyed, read_limit, read_opt, read_u64, wait_until, write_file,
 };
 use super::resources;
 
@@ -87,7 +87,7 @@ impl Cgroup for V2 {
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
-        parse_pids(&self.leaf().join("cgroup.procs"))
+        pids_below(&self.leaf())
     }
 
     fn freeze(&self, frozen: bool) -> Result<()> {

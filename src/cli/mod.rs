@@ -52,9 +52,10 @@ struct Cli {
     /// Use systemd for cgroups (needs a running systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Accepted for compatibility with runc (true, false or auto): myrt
+    /// Accepted for compatibility with runc (true, false or auto; before
+    /// the subcommand, as runc takes it: `spec --rootless` is another flag): myrt
     /// always decides as `auto` does (rootless when not root on the host)
-    #[arg(long, global = true, hide = true, value_parser = ["true", "false", "auto"])]
+    #[arg(long, hide = true, value_parser = ["true", "false", "auto"])]
     rootless: Option<String>,
     /// Accepted for compatibility with runc (criu is not used)
     #[arg(long, global = true, hide = true)]
