@@ -14,7 +14,8 @@
 # The image is `docker import`ed from the busybox root tarball.
 
 docker_scenarios="exit-0 exit-3 exit-126 exit-127 env cwd user tty exec exec-tty exec-detach
-	top stats pause kill stop restart rm rm-paused wait logs memory cpu pids update init
+	top stats pause kill stop stop-paused restart start-again rm rm-paused wait logs memory cpu
+	pids update init pid-ipc-share host-ns cgroupns
 	privileged privileged-all-caps cap-drop no-new-privs seccomp-default seccomp-unconfined
 	seccomp-custom read-only volume rlimit sysctl oom-score-adj devices masked-paths parallel
 	same-default same-user same-privileged same-exec"
@@ -137,7 +138,8 @@ engine_teardown_docker() {
 }
 
 # What a removed container may leave: runtime state, cgroups, mounts
-# (the overlay root, shm, the network namespace). Scenarios run one at a
+# (the overlay root, shm, the network namespace; netns/default is
+# dockerd's own, for --network host). Scenarios run one at a
 # time, so anything there after the scenario's containers were removed
 # is theirs.
 docker_leftovers() {
@@ -150,7 +152,7 @@ docker_leftovers() {
 		for d in /sys/fs/cgroup/*/"${CGP#/}"/docker/*/; do
 			[ -d "$d" ] && out+=" cgroup ${d%/}"
 		done
-		out+=$(awk -v d="$DD" 'index($5, d "/data/overlay2/") == 1 && $5 ~ /\/merged$/ || index($5, d "/data/containers/") == 1 || index($5, d "/exec/netns/") == 1 { printf " mount %s", $5 }' /proc/self/mountinfo)
+		out+=$(awk -v d="$DD" 'index($5, d "/data/overlay2/") == 1 && $5 ~ /\/merged$/ || index($5, d "/data/containers/") == 1 || index($5, d "/exec/netns/") == 1 && $5 !~ /\/default$/ { printf " mount %s", $5 }' /proc/self/mountinfo)
 		[ -z "$out" ] && return 0
 		sleep 0.2
 	done
@@ -303,6 +305,26 @@ docker_stop() {
 	expect_eq "$(D inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$N-2")" "exited 137" "state after stop (SIGKILL)"
 	D rm "$N" "$N-2" >/dev/null || fail "rm of stopped containers failed"
 }
+docker_stop-paused() {
+	dstart "$N" -- sleep 300
+	pid=$(dpid "$N")
+	D pause "$N" >/dev/null || fail "pause failed"
+	D stop -t 1 "$N" >/dev/null || fail "stop of a paused container failed"
+	expect_eq "$(D inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$N")" "exited 137" "state after stop"
+	wait_for test ! -e "/proc/$pid" || fail "the paused init $pid still exists"
+	dstart "$N-2" -- sleep 300
+	D pause "$N-2" >/dev/null || fail "pause failed"
+	D kill "$N-2" >/dev/null || fail "kill of a paused container failed"
+	wait_for dinspect_is "$N-2" '{{.State.Status}} {{.State.ExitCode}}' "exited 137" || fail "not exited 137 after kill"
+}
+docker_start-again() {
+	# the same container (same id: the runtime's state and cgroup are made again)
+	D create --name "$N" --runtime "$RTN" "${DO[@]}" "$DIMG" sh -c 'echo started; exit 4' >/dev/null || fail "create failed"
+	out=$(D start -a "$N"); rc=$?
+	expect_eq "$rc $out" "4 started" "first start -a: exit status and output"
+	out=$(D start -a "$N"); rc=$?
+	expect_eq "$rc $out" "4 started" "second start -a: exit status and output"
+}
 docker_restart() {
 	dstart "$N" -- sleep 300
 	pid1=$(dpid "$N")
@@ -385,6 +407,29 @@ docker_init() {
 	D stop -t 5 "$N-2" >/dev/null || fail "stop failed"
 	# tini passes SIGTERM on to sleep, which dies of it: 143, not a SIGKILL
 	expect_eq "$(D inspect -f '{{.State.ExitCode}}' "$N-2")" 143 "exit code after stop through tini"
+}
+docker_pid-ipc-share() {
+	dstart "$N" --ipc shareable -- sleep 300
+	pid=$(dpid "$N")
+	out=$(drun "$N-2" --pid "container:$N" --ipc "container:$N" -- sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; cat /proc/1/comm'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "$(readlink "/proc/$pid/ns/pid") $(readlink "/proc/$pid/ns/ipc") sleep" "pid and ipc namespaces of the first container, its pid 1"
+	out=$(D run --rm --name "$N-3" --runtime "$RTN" --network "container:$N" "$DIMG" readlink /proc/self/ns/net 2>/dev/null)
+	expect_eq "$out" "$(readlink "/proc/$pid/ns/net")" "network namespace of the first container"
+}
+docker_host-ns() {
+	out=$(D run --rm --name "$N" --runtime "$RTN" --network host --pid host --ipc host --uts host "$DIMG" \
+		sh -c 'for n in net pid ipc uts; do readlink /proc/self/ns/$n; done'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	expect_eq "$(echo $out)" "$(for n in net pid ipc uts; do readlink /proc/$$/ns/$n; done | tr '\n' ' ' | sed 's/ $//')" "host namespaces"
+}
+docker_cgroupns() {
+	out=$(drun "$N" --cgroupns private -- sh -c 'grep -c ":/$" /proc/self/cgroup; wc -l </proc/self/cgroup'); rc=$?
+	expect_eq "$rc" 0 "exit status"
+	set -- $out
+	expect_eq "$1" "$2" "cgroup paths at the namespace root (lines ending in :/ of all)"
+	out=$(drun "$N-2" --cgroupns host -- grep :memory: /proc/self/cgroup)
+	expect_match "$out" "*:memory:$CGP/docker/*" "memory cgroup seen with --cgroupns host"
 }
 # --privileged, through the host-caps adapter (write_hostcaps_adapter)
 docker_privileged() {
