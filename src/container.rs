@@ -185,8 +185,9 @@ struct CreateInputs {
     notify: bool,
     /// Rootless without access to cgroups: the container has none.
     no_cgroup: bool,
-    /// The systemd unit the cgroup is (`--systemd-cgroup`).
-    unit: Option<String>,
+    /// The systemd unit the cgroup is (`--systemd-cgroup`), and the
+    /// manager's bus.
+    unit: Option<(String, cgroups::systemd::Bus)>,
     init: process::InitConfig,
 }
 
@@ -256,19 +257,14 @@ fn load_for_create(
     }
     let cgroups_path = linux.cgroups_path().as_ref().and_then(|p| p.to_str());
     let unit = if g.systemd_cgroup {
-        if crate::rootless::active() {
-            return Err(failure(
-                "--systemd-cgroup: not supported rootless (no systemd --user driver); leave it out",
-            ));
-        }
         cgroups::bus::check_installed()?;
         let extra = cgroups::systemd::annotation_properties(spec.annotations().iter().flatten())?;
-        Some((cgroups::systemd::UnitPath::parse(cgroups_path, id)?, extra))
+        Some((systemd_unit(cgroups_path, id)?, extra))
     } else {
         None
     };
     let cg_path = match &unit {
-        Some((u, _)) => u.cgroup.clone(),
+        Some(((_, u), _)) => u.cgroup.clone(),
         None => cgroups::resolve_path(cgroups_path, id, false)?,
     };
     let rootfs = spec::rootfs_path(&spec, &bundle);
@@ -280,7 +276,8 @@ fn load_for_create(
         foreground,
     )?;
     let cgroup: Box<dyn Cgroup> = match unit.as_ref() {
-        Some((u, extra)) => Box::new(cgroups::systemd::Systemd::new(
+        Some(((bus, u), extra)) => Box::new(cgroups::systemd::Systemd::new(
+            bus.clone(),
             Owned::new(&cg_path),
             u,
             id,
@@ -295,10 +292,28 @@ fn load_for_create(
         rootfs,
         notify,
         no_cgroup,
-        unit: unit.map(|(u, _)| u.unit),
+        unit: unit.map(|((bus, u), _)| (u.unit, bus)),
         init,
     };
     Ok((inputs, cgroup))
+}
+
+/// `--systemd-cgroup`: the manager and where its unit goes. Root asks the
+/// system manager; a rootless caller its own user manager (`systemd
+/// --user`) on the user's bus, whose cgroup the unit goes under (one call
+/// of the helper more, only for this driver rootless).
+fn systemd_unit(
+    cgroups_path: Option<&str>,
+    id: &str,
+) -> Result<(cgroups::systemd::Bus, cgroups::systemd::UnitPath)> {
+    use cgroups::systemd::{Bus, UnitPath};
+    if !crate::rootless::active() {
+        return Ok((Bus::System, UnitPath::parse(cgroups_path, id)?));
+    }
+    let bus = Bus::user(crate::rootless::host_uid())?;
+    let manager = cgroups::bus::manager_cgroup(&bus)?;
+    let path = UnitPath::parse_user(cgroups_path, id, &manager)?;
+    Ok((bus, path))
 }
 
 /// The write-ahead record: everything this create is about to make.
@@ -331,7 +346,12 @@ fn record_ahead(id: &str, c: &CreateInputs, cgroup: &dyn Cgroup) -> State {
             cgroup.missing_dirs()
         }),
         no_cgroup: c.no_cgroup,
-        systemd_unit: c.unit.clone(),
+        systemd_unit: c.unit.as_ref().map(|(u, _)| u.clone()),
+        systemd_bus: c
+            .unit
+            .as_ref()
+            .map(|(_, b)| b.clone())
+            .filter(|b| *b != cgroups::systemd::Bus::System),
         creator_pid: 0,
         creator_start: 0,
     }
@@ -828,6 +848,7 @@ fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
 fn cgroup_handle(st: &State) -> Box<dyn Cgroup> {
     match &st.systemd_unit {
         Some(u) => Box::new(cgroups::systemd::Systemd::existing(
+            st.systemd_bus.clone().unwrap_or_default(),
             Owned::new(&st.cgroup_path),
             u,
         )),
@@ -900,7 +921,11 @@ fn cgroup_of(st: &State) -> Box<dyn Cgroup> {
         None => Owned::untracked(&st.cgroup_path),
     };
     match &st.systemd_unit {
-        Some(u) => Box::new(cgroups::systemd::Systemd::existing(owned, u)),
+        Some(u) => Box::new(cgroups::systemd::Systemd::existing(
+            st.systemd_bus.clone().unwrap_or_default(),
+            owned,
+            u,
+        )),
         None => cgroups::open_with(owned),
     }
 }
@@ -1584,7 +1609,7 @@ pub fn features() -> String {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": cgroups::bus::available(), "systemdUser": false, "rdma": true},
+            "cgroup": {"v1": true, "v2": true, "systemd": cgroups::bus::available(), "systemdUser": cgroups::bus::available(), "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",

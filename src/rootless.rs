@@ -56,6 +56,32 @@ pub fn in_user_namespace() -> bool {
     })
 }
 
+/// The caller's effective uid as the host sees it (what a bus daemon reads
+/// from the socket's peer): the euid mapped through /proc/self/uid_map (one
+/// level of user namespace; the initial namespace maps every uid to itself).
+pub fn host_uid() -> u32 {
+    let euid = euid();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map_uid(&map, euid).unwrap_or(euid)
+}
+
+/// `uid` mapped by the lines of a uid_map ("inside outside count").
+fn map_uid(map: &str, uid: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let uid = u64::from(uid);
+        (uid >= inside && uid - inside < count)
+            .then(|| u32::try_from(outside + uid - inside).ok())
+            .flatten()
+    })
+}
+
 /// Rootless: not root on the host. The caller cannot write the host's
 /// cgroups or device rules, nor mount sysfs without its own network
 /// namespace.
@@ -161,4 +187,19 @@ pub fn check(spec: &Spec) -> Result<(), String> {
         "linux.namespaces: running as uid {} (not root) needs a user namespace: add {{\"type\": \"user\"}} with linux.uidMappings and linux.gidMappings (myrt spec --rootless writes such a config)",
         euid()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_uid;
+
+    #[test]
+    fn uid_through_the_map() {
+        assert_eq!(map_uid("0 0 4294967295\n", 1000), Some(1000));
+        // Rootless podman: root is the user, the rest subordinate ids.
+        let podman = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(map_uid(podman, 0), Some(1000));
+        assert_eq!(map_uid(podman, 5), Some(100004));
+        assert_eq!(map_uid(podman, 70000), None);
+    }
 }

@@ -99,6 +99,10 @@ pub struct State {
     /// its properties, `delete` stops it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd_unit: Option<String>,
+    /// The manager of that unit when it is not the system's: a user's
+    /// (`systemd --user`, rootless), its bus and uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_bus: Option<crate::cgroups::bus::Bus>,
     /// The `create` (or `run`) process still setting the container up, with
     /// its start time; 0 once set-up is over. While it lives the status is
     /// `creating`.

@@ -2,8 +2,9 @@
 //! manager (start a transient scope and wait for its job, set a unit's
 //! properties, stop a unit) is one run of `myrt-systemd`, the companion
 //! executable installed beside `myrt`, which holds the D-Bus client
-//! ([`super::dbus`]). The request goes as one JSON argument, the answer
-//! comes back as one JSON line on its standard output.
+//! ([`super::dbus`]). The request goes as one JSON argument (a [`Call`]:
+//! which manager, the system's or the user's `systemd --user`, and what to
+//! do), the answer comes back as one JSON line on its standard output.
 //!
 //! Why a second executable: the D-Bus client (zbus and its async runtime)
 //! is about a fifth of the code, and every page of code that is mapped
@@ -46,6 +47,68 @@ pub enum Prop {
 
 pub type Props = Vec<(&'static str, Prop)>;
 
+/// Which systemd manager, on which bus.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Bus {
+    /// The system manager (pid 1) on the system bus
+    /// (`DBUS_SYSTEM_BUS_ADDRESS`, else /run/dbus/system_bus_socket).
+    #[default]
+    System,
+    /// A user's manager (`systemd --user`) on the user's bus at `address`,
+    /// authenticated (EXTERNAL) as `uid`: the caller's uid on the host,
+    /// which is what the bus sees (root of a rootless engine's user
+    /// namespace is the user there).
+    User { address: String, uid: u32 },
+}
+
+impl Bus {
+    /// The user's bus for a rootless caller: `$DBUS_SESSION_BUS_ADDRESS`,
+    /// else `unix:path=$XDG_RUNTIME_DIR/bus` (runc's rule), as `host_uid`.
+    pub fn user(host_uid: u32) -> Result<Bus> {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        Bus::user_from(
+            var("DBUS_SESSION_BUS_ADDRESS"),
+            var("XDG_RUNTIME_DIR"),
+            host_uid,
+        )
+    }
+
+    /// [`Bus::user`] given the two variables (unset or empty: `None`).
+    fn user_from(session: Option<String>, runtime_dir: Option<String>, uid: u32) -> Result<Bus> {
+        let address = match (session, runtime_dir) {
+            (Some(a), _) => a,
+            (None, Some(dir)) => format!("unix:path={dir}/bus"),
+            (None, None) => {
+                return Err(Error::unsupported(
+                    "--systemd-cgroup",
+                    "rootless, the user's systemd (systemd --user) is used, and its bus is unknown: \
+                     neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set",
+                ));
+            }
+        };
+        Ok(Bus::User { address, uid })
+    }
+
+    /// For messages: "the system bus", "the user bus unix:path=... (uid 1000)".
+    pub fn describe(&self) -> String {
+        match self {
+            Bus::System => "the system bus".into(),
+            Bus::User { address, uid } => format!("the user bus {address} (uid {uid})"),
+        }
+    }
+}
+
+/// One run of `myrt-systemd`: the manager to ask and the request.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Call {
+    /// The system manager when absent.
+    #[serde(default)]
+    pub bus: Bus,
+    #[serde(flatten)]
+    pub req: Request,
+}
+
 /// What `myrt-systemd` is asked to do.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -63,6 +126,9 @@ pub enum Request {
     /// StopUnit and wait for its job (a unit that is gone is fine), then
     /// ResetFailedUnit.
     Stop { unit: String },
+    /// The manager's own cgroup (its `ControlGroup` property), under which
+    /// a user manager's units are.
+    ManagerCgroup,
 }
 
 /// The kind of a failure, as [`Error`] has it.
@@ -79,6 +145,10 @@ pub enum Kind {
 #[serde(tag = "result", rename_all = "lowercase")]
 pub enum Reply {
     Done,
+    /// The answer to a query ([`Request::ManagerCgroup`]).
+    Value {
+        value: String,
+    },
     Failed {
         kind: Kind,
         field: String,
@@ -92,9 +162,10 @@ pub enum Reply {
 
 impl Reply {
     /// The answer for the outcome of a request.
-    pub fn from_result(r: std::result::Result<(), (Error, bool)>) -> Reply {
+    pub fn from_result(r: std::result::Result<Option<String>, (Error, bool)>) -> Reply {
         match r {
-            Ok(()) => Reply::Done,
+            Ok(None) => Reply::Done,
+            Ok(Some(value)) => Reply::Value { value },
             Err((e, queued)) => {
                 let (kind, field, msg) = match e {
                     Error::Invalid { field, msg } => (Kind::Invalid, field, msg),
@@ -154,11 +225,16 @@ fn props(p: &Props) -> Vec<(String, Prop)> {
     p.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
 }
 
-/// Run `myrt-systemd` with `req`. `Err((e, queued))`: see [`Reply`].
-fn call(req: &Request) -> std::result::Result<(), (Error, bool)> {
+/// Run `myrt-systemd` with `req` for the manager on `bus`: the value it
+/// answered, if any. `Err((e, queued))`: see [`Reply`].
+fn call(bus: &Bus, req: Request) -> std::result::Result<Option<String>, (Error, bool)> {
     let failed = |msg: String| (Error::unsupported("systemd", msg), false);
     let path = helper_path().map_err(|e| (e, false))?;
-    let arg = serde_json::to_string(req).map_err(|e| failed(e.to_string()))?;
+    let call = Call {
+        bus: bus.clone(),
+        req,
+    };
+    let arg = serde_json::to_string(&call).map_err(|e| failed(e.to_string()))?;
     let out = Command::new(&path)
         .arg(arg)
         .stdin(Stdio::null())
@@ -176,7 +252,8 @@ fn call(req: &Request) -> std::result::Result<(), (Error, bool)> {
         ))
     })?;
     match reply {
-        Reply::Done => Ok(()),
+        Reply::Done => Ok(None),
+        Reply::Value { value } => Ok(Some(value)),
         Reply::Failed {
             kind,
             field,
@@ -197,33 +274,50 @@ fn call(req: &Request) -> std::result::Result<(), (Error, bool)> {
 /// `org.systemd.property.*` annotations), and wait for its job.
 /// `Err((e, queued))`: `queued` if systemd took the unit before failing.
 pub fn start(
+    bus: &Bus,
     unit: &str,
     p: &Props,
     extra: &[(String, Prop)],
 ) -> std::result::Result<(), (Error, bool)> {
     let mut props = props(p);
     props.extend_from_slice(extra);
-    call(&Request::Start {
+    let req = Request::Start {
         unit: unit.to_string(),
         props,
-    })
+    };
+    call(bus, req).map(|_| ())
 }
 
 /// Set `p` on `unit` (runtime only).
-pub fn set(unit: &str, p: &Props) -> Result<()> {
-    call(&Request::Set {
+pub fn set(bus: &Bus, unit: &str, p: &Props) -> Result<()> {
+    let req = Request::Set {
         unit: unit.to_string(),
         props: props(p),
-    })
-    .map_err(|(e, _)| e)
+    };
+    call(bus, req).map(|_| ()).map_err(|(e, _)| e)
 }
 
 /// Stop `unit`, wait for it, and reset its failed state.
-pub fn stop(unit: &str) -> Result<()> {
-    call(&Request::Stop {
+pub fn stop(bus: &Bus, unit: &str) -> Result<()> {
+    let req = Request::Stop {
         unit: unit.to_string(),
-    })
-    .map_err(|(e, _)| e)
+    };
+    call(bus, req).map(|_| ()).map_err(|(e, _)| e)
+}
+
+/// The cgroup of the manager on `bus` (its `ControlGroup`), from the
+/// hierarchy's root: "/user.slice/user-1000.slice/user@1000.service".
+pub fn manager_cgroup(bus: &Bus) -> Result<String> {
+    match call(bus, Request::ManagerCgroup).map_err(|(e, _)| e)? {
+        Some(cg) if cg.starts_with('/') => Ok(cg),
+        other => Err(Error::unsupported(
+            "systemd",
+            format!(
+                "the manager on {} gave no cgroup of its own ({other:?})",
+                bus.describe()
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -246,13 +340,66 @@ mod tests {
                 ),
             ]),
         };
-        let json = serde_json::to_string(&req).unwrap();
+        let call = Call {
+            bus: Bus::System,
+            req,
+        };
+        let json = serde_json::to_string(&call).unwrap();
         assert!(
-            json.starts_with(r#"{"op":"start","unit":"myrt-a.scope","#),
+            json.starts_with(r#"{"bus":{"kind":"system"},"op":"start","unit":"myrt-a.scope","#),
             "{json}"
         );
-        let back: Request = serde_json::from_str(&json).unwrap();
+        let back: Call = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+
+    /// The user's manager: its bus address and the uid to authenticate as
+    /// travel with the request; a request without a bus is for the system
+    /// manager.
+    #[test]
+    fn user_bus_travels_with_the_request() {
+        let bus = Bus::User {
+            address: "unix:path=/run/user/4242/bus".into(),
+            uid: 4242,
+        };
+        let call = Call {
+            bus: bus.clone(),
+            req: Request::ManagerCgroup,
+        };
+        let json = serde_json::to_string(&call).unwrap();
+        assert_eq!(
+            json,
+            r#"{"bus":{"kind":"user","address":"unix:path=/run/user/4242/bus","uid":4242},"op":"manager-cgroup"}"#
+        );
+        let back: Call = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.bus, bus);
+        assert!(matches!(back.req, Request::ManagerCgroup));
+        let old: Call = serde_json::from_str(r#"{"op":"stop","unit":"u.scope"}"#).unwrap();
+        assert_eq!(old.bus, Bus::System);
+    }
+
+    /// runc's rule for the user's bus: the session bus address, else the
+    /// socket in the runtime directory; neither is an error naming both.
+    #[test]
+    fn user_bus_address() {
+        let s = |v: &str| Some(v.to_string());
+        let user = |a: &str| Bus::User {
+            address: a.into(),
+            uid: 7,
+        };
+        assert_eq!(
+            Bus::user_from(s("unix:path=/x/bus"), s("/run/user/7"), 7).unwrap(),
+            user("unix:path=/x/bus")
+        );
+        assert_eq!(
+            Bus::user_from(None, s("/run/user/7"), 7).unwrap(),
+            user("unix:path=/run/user/7/bus")
+        );
+        let e = Bus::user_from(None, None, 7).unwrap_err().to_string();
+        assert!(
+            e.contains("DBUS_SESSION_BUS_ADDRESS") && e.contains("XDG_RUNTIME_DIR"),
+            "{e}"
+        );
     }
 
     /// A failure keeps its kind, field and message, and whether systemd
@@ -284,10 +431,13 @@ mod tests {
                     assert_eq!(format!("{field}: {msg}"), text);
                     assert!(queued);
                 }
-                Reply::Done => panic!("{json}"),
+                other => panic!("{other:?}: {json}"),
             }
         }
-        let done = serde_json::to_string(&Reply::from_result(Ok(()))).unwrap();
+        let done = serde_json::to_string(&Reply::from_result(Ok(None))).unwrap();
         assert_eq!(done, r#"{"result":"done"}"#);
+        let value = Reply::from_result(Ok(Some("/user.slice".into())));
+        let json = serde_json::to_string(&value).unwrap();
+        assert_eq!(json, r#"{"result":"value","value":"/user.slice"}"#);
     }
 }

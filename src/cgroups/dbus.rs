@@ -1,6 +1,8 @@
-//! The few calls to systemd's manager on the system bus that the systemd
-//! cgroup driver needs (through `zbus`): start a transient scope, set a
-//! unit's properties, stop a unit, and wait for the job each one queues.
+//! The few calls to a systemd manager that the systemd cgroup driver needs
+//! (through `zbus`): start a transient scope, set a unit's properties, stop
+//! a unit, wait for the job each one queues, and read the manager's own
+//! cgroup. The manager is the system's on the system bus, or a user's
+//! (`systemd --user`) on that user's bus ([`Bus`]).
 //! Only the `myrt-systemd` executable links this ([`serve`]); the runtime
 //! asks it through [`super::bus`].
 
@@ -12,7 +14,7 @@ use zbus::message::Type as MsgType;
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::{MatchRule, Message};
 
-use super::bus::{Prop, Reply, Request};
+use super::bus::{Bus, Call, Prop, Reply, Request};
 use super::common::{Error, Result};
 
 const DEST: &str = "org.freedesktop.systemd1";
@@ -27,11 +29,12 @@ pub struct Systemd {
     conn: Connection,
     /// The JobRemoved signals, subscribed to before any job is queued.
     jobs: zbus::MessageStream,
+    bus: Bus,
 }
 
 impl std::fmt::Debug for Systemd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Systemd(system bus)")
+        write!(f, "Systemd({})", self.bus.describe())
     }
 }
 
@@ -80,12 +83,22 @@ fn values(props: &[(String, Prop)]) -> Vec<(&str, Value<'_>)> {
 }
 
 impl Systemd {
-    /// Connect to the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else
-    /// /run/dbus/system_bus_socket) and subscribe to systemd's job signals.
-    pub fn connect() -> Result<Systemd> {
-        let conn = connection::Builder::system()
+    /// Connect to the manager on `bus` and subscribe to its job signals.
+    /// The system bus: `DBUS_SYSTEM_BUS_ADDRESS`, else
+    /// /run/dbus/system_bus_socket. A user's bus: its address, EXTERNAL
+    /// authentication as its uid on the host (what the bus daemon sees of
+    /// the socket's peer, also from inside a user namespace).
+    pub fn connect(bus: &Bus) -> Result<Systemd> {
+        let builder = match bus {
+            Bus::System => connection::Builder::system(),
+            Bus::User { address, uid } => connection::Builder::address(address.as_str()).map(|b| {
+                b.auth_mechanism(zbus::AuthMechanism::External)
+                    .user_id(*uid)
+            }),
+        };
+        let conn = builder
             .and_then(|b| b.method_timeout(TIMEOUT).build())
-            .map_err(|e| bus_err("connecting to the system bus", e))?;
+            .map_err(|e| bus_err(format!("connecting to {}", bus.describe()), e))?;
         let rule = MatchRule::builder()
             .msg_type(MsgType::Signal)
             .sender(DEST)
@@ -98,8 +111,30 @@ impl Systemd {
             .into_inner();
         // Signals about jobs go to subscribed clients.
         conn.call_method(Some(DEST), PATH, Some(MANAGER), "Subscribe", &())
-            .map_err(|e| bus_err("systemd Subscribe", e))?;
-        Ok(Systemd { conn, jobs })
+            .map_err(|e| bus_err(format!("systemd Subscribe on {}", bus.describe()), e))?;
+        Ok(Systemd {
+            conn,
+            jobs,
+            bus: bus.clone(),
+        })
+    }
+
+    /// The manager's `ControlGroup` property.
+    pub fn manager_cgroup(&self) -> Result<String> {
+        let what = format!("the ControlGroup of the manager on {}", self.bus.describe());
+        let reply = self
+            .conn
+            .call_method(
+                Some(DEST),
+                PATH,
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &(MANAGER, "ControlGroup"),
+            )
+            .map_err(|e| bus_err(&what, e))?;
+        let v: zbus::zvariant::OwnedValue =
+            reply.body().deserialize().map_err(|e| bus_err(&what, e))?;
+        String::try_from(v).map_err(|e| bus_err(&what, e.into()))
     }
 
     fn call<B>(&self, method: &str, body: &B) -> std::result::Result<Message, zbus::Error>
@@ -198,25 +233,30 @@ impl Systemd {
     }
 }
 
-/// Carry out one request (a run of `myrt-systemd`).
-pub fn serve(req: &Request) -> Reply {
-    let mut bus = match Systemd::connect() {
+/// Carry out one call (a run of `myrt-systemd`).
+pub fn serve(call: &Call) -> Reply {
+    let mut bus = match Systemd::connect(&call.bus) {
         Ok(b) => b,
         Err(e) => return Reply::from_result(Err((e, false))),
     };
-    let r = match req {
+    let done = |r: Result<()>| r.map(|()| None).map_err(|e| (e, false));
+    let r = match &call.req {
         Request::Start { unit, props } => match bus.start_transient(unit, props) {
             // Queued: the unit is the caller's from here, even if the job
             // fails.
-            Ok(job) => bus.wait_job(&job, unit, "start").map_err(|e| (e, true)),
+            Ok(job) => bus
+                .wait_job(&job, unit, "start")
+                .map(|()| None)
+                .map_err(|e| (e, true)),
             Err(e) => Err((e, false)),
         },
-        Request::Set { unit, props } => bus.set_properties(unit, props).map_err(|e| (e, false)),
+        Request::Set { unit, props } => done(bus.set_properties(unit, props)),
         Request::Stop { unit } => {
             let r = bus.stop(unit);
             bus.reset_failed(unit);
-            r.map_err(|e| (e, false))
+            done(r)
         }
+        Request::ManagerCgroup => bus.manager_cgroup().map(Some).map_err(|e| (e, false)),
     };
     Reply::from_result(r)
 }
@@ -229,7 +269,7 @@ pub fn main() -> i32 {
         eprintln!("usage: myrt-systemd REQUEST-JSON (run by myrt --systemd-cgroup)");
         return 2;
     };
-    let req: Request = match serde_json::from_slice(arg.as_encoded_bytes()) {
+    let req: Call = match serde_json::from_slice(arg.as_encoded_bytes()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("myrt-systemd: bad request: {e}");

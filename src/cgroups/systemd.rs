@@ -3,6 +3,14 @@
 //! D-Bus, by the `myrt-systemd` helper: [`super::bus`]) with `Delegate=yes`, in the slice that
 //! `linux.cgroupsPath` names, runc's form `slice:prefix:name`.
 //!
+//! Root on the host asks the system manager. A rootless caller (a user, or
+//! root of a rootless engine's user namespace) asks its own user manager
+//! (`systemd --user`, [`Bus::User`]), as runc does: the slice is then one of
+//! that manager's (default `user.slice`) and the unit's cgroup is under the
+//! manager's own cgroup ("/user.slice/user-1000.slice/user@1000.service").
+//! Only the controllers the user manager has delegated to it can be used,
+//! and devices are not confined rootless (see `devices_enforced`).
+//!
 //! This file holds what needs no bus: the path form ([`UnitPath::parse`],
 //! slice nesting as systemd does it) and the translation of
 //! `linux.resources` to unit properties ([`resource_properties`]), the
@@ -16,14 +24,16 @@ use std::path::PathBuf;
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
 use super::bus;
-pub use super::bus::{Prop, Props};
-use super::common::{Cgroup, Error, Owned, PATH_FIELD, Result};
+pub use super::bus::{Bus, Prop, Props};
+use super::common::{Cgroup, Error, Owned, PATH_FIELD, Result, devices_enforced};
 use super::fs::{Mode, detect};
 use super::resources::devices::{self, DevKind};
 use super::resources::{cpu::shares_to_weight, memory::swap_v2_bytes};
 
 /// The slice of a container whose `cgroupsPath` leaves it out (runc's default).
 pub const DEFAULT_SLICE: &str = "system.slice";
+/// The same under a user's manager (rootless; runc's default).
+pub const DEFAULT_USER_SLICE: &str = "user.slice";
 /// The unit name prefix of a container whose `cgroupsPath` is empty.
 pub const DEFAULT_PREFIX: &str = "myrt";
 
@@ -48,8 +58,22 @@ impl UnitPath {
     /// `prefix-name.scope` (`name.scope` without a prefix). Unset or empty
     /// means `system.slice:myrt:<id>`.
     pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<UnitPath> {
+        UnitPath::parse_in(cgroups_path, id, DEFAULT_SLICE)
+    }
+
+    /// [`UnitPath::parse`] for a user's manager whose own cgroup is
+    /// `manager` ("/user.slice/user-1000.slice/user@1000.service"): the
+    /// default slice is `user.slice`, and the unit's cgroup is under the
+    /// manager's.
+    pub fn parse_user(cgroups_path: Option<&str>, id: &str, manager: &str) -> Result<UnitPath> {
+        let mut u = UnitPath::parse_in(cgroups_path, id, DEFAULT_USER_SLICE)?;
+        u.cgroup = format!("{}{}", manager.trim_end_matches('/'), u.cgroup);
+        Ok(u)
+    }
+
+    fn parse_in(cgroups_path: Option<&str>, id: &str, default_slice: &str) -> Result<UnitPath> {
         let (slice, prefix, name) = match cgroups_path {
-            None | Some("") => (DEFAULT_SLICE, DEFAULT_PREFIX, id),
+            None | Some("") => (default_slice, DEFAULT_PREFIX, id),
             Some(p) => match p.split(':').collect::<Vec<_>>()[..] {
                 [s, p, n] => (s, p, n),
                 _ => {
@@ -63,7 +87,7 @@ impl UnitPath {
             },
         };
         let slice = match slice {
-            "" => DEFAULT_SLICE,
+            "" => default_slice,
             "-" => "-.slice",
             s => s,
         };
@@ -291,7 +315,11 @@ pub fn resource_properties(r: &LinuxResources, nodes: &[LinuxDevice], mode: Mode
     if mode == Mode::V2 {
         unified_properties(r, &mut p)?;
     }
-    device_properties(r, nodes, &mut p)?;
+    // Rootless, devices are not confined (neither by myrt's own filter:
+    // see `devices_enforced`); a user manager could not either.
+    if devices_enforced() {
+        device_properties(r, nodes, &mut p)?;
+    }
     Ok(p)
 }
 
@@ -571,6 +599,8 @@ pub fn check_placed(pid: i32, cgroup: &str) -> Result<()> {
 /// cgroupfs back end of the host (`fs`), as runc's driver does.
 pub struct Systemd {
     fs: Box<dyn Cgroup>,
+    /// The manager that owns the unit.
+    bus: Bus,
     unit: String,
     slice: String,
     id: String,
@@ -590,12 +620,19 @@ struct ScopeState {
 }
 
 impl Systemd {
-    /// The unit of a container about to be created. `owned` is for the
-    /// unit's cgroup (`path.cgroup`).
+    /// The unit of a container about to be created, by the manager on
+    /// `bus`. `owned` is for the unit's cgroup (`path.cgroup`).
     /// `extra`: [`annotation_properties`] of its config.
-    pub fn new(owned: Owned, path: &UnitPath, id: &str, extra: Vec<(String, Prop)>) -> Systemd {
+    pub fn new(
+        bus: Bus,
+        owned: Owned,
+        path: &UnitPath,
+        id: &str,
+        extra: Vec<(String, Prop)>,
+    ) -> Systemd {
         Systemd {
             fs: super::fs::open_with(owned),
+            bus,
             unit: path.unit.clone(),
             slice: path.slice.clone(),
             id: id.to_string(),
@@ -604,10 +641,12 @@ impl Systemd {
         }
     }
 
-    /// The unit `unit` of an existing container (`update`, `delete`).
-    pub fn existing(owned: Owned, unit: &str) -> Systemd {
+    /// The unit `unit` of an existing container (`update`, `delete`), of
+    /// the manager on `bus`.
+    pub fn existing(bus: Bus, owned: Owned, unit: &str) -> Systemd {
         Systemd {
             fs: super::fs::open_with(owned),
+            bus,
             unit: unit.to_string(),
             slice: String::new(),
             id: String::new(),
@@ -637,7 +676,7 @@ impl Systemd {
         let (r, nodes) = st.pending.take().unwrap_or_default();
         let resources = resource_properties(&r, &nodes, mode)?;
         let props = scope_properties(&self.slice, &self.id, pid as u32, mode, resources);
-        bus::start(&self.unit, &props, &self.extra).map_err(|(e, queued)| {
+        bus::start(&self.bus, &self.unit, &props, &self.extra).map_err(|(e, queued)| {
             // Ours once systemd took it, even if its job failed: `destroy`
             // clears it.
             st.started |= queued;
@@ -673,7 +712,7 @@ impl Cgroup for Systemd {
                 return Ok(());
             }
             let props = resource_properties(r, nodes, detect())?;
-            bus::set(&self.unit, &props)?;
+            bus::set(&self.bus, &self.unit, &props)?;
         }
         self.fs.set(r, nodes)
     }
@@ -730,7 +769,7 @@ impl Cgroup for Systemd {
     /// ResetFailedUnit, then what the cgroupfs back end created (v1).
     fn destroy(&mut self) -> Result<()> {
         let stopped = if self.started() {
-            bus::stop(&self.unit)
+            bus::stop(&self.bus, &self.unit)
         } else {
             Ok(())
         };

@@ -43,6 +43,28 @@ fn path_slice_prefix_name() {
     );
 }
 
+/// Under a user's manager (rootless): the default slice is user.slice, and
+/// every unit's cgroup is under the manager's own.
+#[test]
+fn user_path_is_under_the_manager() {
+    let m = "/user.slice/user-4242.slice/user@4242.service";
+    for p in [None, Some(""), Some(":myrt:c1")] {
+        let u = UnitPath::parse_user(p, "c1", m).unwrap();
+        assert_eq!(u.slice, "user.slice");
+        assert_eq!(u.unit, "myrt-c1.scope");
+        assert_eq!(u.cgroup, format!("{m}/user.slice/myrt-c1.scope"));
+    }
+    let u = UnitPath::parse_user(Some("user-libpod.slice:libpod:abc"), "x", m).unwrap();
+    assert_eq!(
+        u.cgroup,
+        format!("{m}/user.slice/user-libpod.slice/libpod-abc.scope")
+    );
+    let u = UnitPath::parse_user(Some("-:p:abc"), "x", &format!("{m}/")).unwrap();
+    assert_eq!(u.cgroup, format!("{m}/p-abc.scope"));
+    let e = UnitPath::parse_user(Some("nodot:p:x"), "x", m).unwrap_err();
+    assert!(e.to_string().starts_with(PATH_FIELD), "{e}");
+}
+
 #[test]
 fn path_slices_nest_at_dashes() {
     let u = UnitPath::parse(Some("kubepods-besteffort-pod12.slice:cri:c"), "x").unwrap();
