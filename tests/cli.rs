@@ -321,7 +321,7 @@ fn root_container_init_error_line_says_error() {
 
 /// The systemd driver's D-Bus client is the companion executable
 /// `myrt-systemd`, found beside the binary: `features` reports the driver
-/// only where it is installed.
+/// (for root and rootless) only where it is installed.
 #[test]
 fn features_report_systemd_only_beside_its_helper() {
     let dir = std::env::temp_dir().join(format!("myrt-sdhelper-{}", std::process::id()));
@@ -336,14 +336,18 @@ fn features_report_systemd_only_beside_its_helper() {
             .unwrap();
         assert!(o.status.success(), "{o:?}");
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["linux"]["cgroup"]["systemd"].clone()
+        let cg = &v["linux"]["cgroup"];
+        (cg["systemd"].clone(), cg["systemdUser"].clone())
     };
     let alone = systemd();
     fs::copy(env!("CARGO_BIN_EXE_myrt-systemd"), dir.join("myrt-systemd")).unwrap();
     let beside = systemd();
     let _ = fs::remove_dir_all(&dir);
-    assert_eq!(alone, Value::Bool(false));
-    assert_eq!(beside, Value::Bool(true));
+    let no = (Value::Bool(false), Value::Bool(false));
+    let yes = (Value::Bool(true), Value::Bool(true));
+    // systemdUser: the driver rootless, through the user's systemd --user.
+    assert_eq!(alone, no);
+    assert_eq!(beside, yes);
 }
 
 /// runc's global `--rootless true|false|auto` is accepted (in both forms,
