@@ -17,7 +17,7 @@ podman_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-det
 	no-new-privs seccomp-default seccomp-custom privileged userns pid-share ipc-share
 	memory cpu pids update cwd-hostname rlimit sysctl devices logs host-ns init-process cgroupns
 	oom-score-adj masked-paths cap-add shm-size rootfs-dir net-share pod rm-paused
-	exec-opts preserve-fds annotations hooks parallel stdin same-default same-user
+	exec-opts preserve-fds annotations hooks parallel stdin sdnotify same-default same-user
 	same-privileged same-exec"
 containerd_scenarios="exit-0 exit-3 exit-126 exit-127 env tty exec exec-tty exec-detach ps
 	pause metrics kill restart rm read-only tmpfs volume user cap-drop
@@ -637,6 +637,45 @@ pstart() {
 }
 pis() { [ "$(P inspect -f '{{.State.Status}}' "$1")" = "$2" ]; }
 ppid() { P inspect -f '{{.State.Pid}}' "$1"; }
+
+# --sdnotify=container (a systemd Type=notify unit of `podman run`): podman
+# 4.3 proxies by itself (its own socket bind-mounted at /run/notify and
+# NOTIFY_SOCKET in the config); the runtime must keep both as given. The
+# container's READY=1 reaches the caller's socket, with MAINPID=<conmon>.
+# (The runtime's own proxy is tested in tests/notify.rs.)
+podman_sdnotify() {
+	command -v cc >/dev/null || na "no C compiler for the in-container sd_notify sender"
+	local d=$WORK/sdnotify.$N pid got
+	mkdir -p "$d"
+	cc -static -Os -o "$d/sd-notify" "$ENG_DIR/../../tests/helpers/sd_notify.c" || fail "cc sd_notify.c"
+	# Every datagram until READY=1 and one more second (runc sends MAINPID
+	# in a datagram of its own); podman sends MAINPID=<conmon> first.
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(float(sys.argv[3]))
+open(sys.argv[1] + ".ready", "w").close()
+got = b""
+try:
+    while True:
+        got += s.recv(512) + b"\n"
+        if b"READY=1" in got:
+            s.settimeout(1)
+except socket.timeout:
+    pass
+open(sys.argv[2], "wb").write(got)
+' "$d/host.sock" "$d/got" "$T" &
+	wait_for test -e "$d/host.sock.ready" || fail "notify listener did not start"
+	NOTIFY_SOCKET=$d/host.sock timeout -k 5 "$T" "${PODMAN[@]}" run -d --name "$N" "${PO[@]}" \
+		--sdnotify=container -v "$d/sd-notify:/sd-notify:ro" "$IMG" \
+		sh -c 'sleep 1; /sd-notify READY=1; exec sleep 300' >/dev/null || fail "podman run --sdnotify=container failed"
+	wait
+	got=$(tr -s '\n' ' ' <"$d/got" 2>/dev/null)
+	# podman names conmon as the main process.
+	pid=$(P inspect -f '{{.State.ConmonPid}}' "$N")
+	expect_match "$got" "*READY=1*" "messages on NOTIFY_SOCKET"
+	expect_match "$got" "*MAINPID=$pid *" "MAINPID (conmon)"
+}
 
 podman_exit-0() {
 	out=$(prun "$N" "$IMG" sh -c 'echo hello'); rc=$?
