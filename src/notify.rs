@@ -1,6 +1,6 @@
 //! The sd_notify proxy (runc's `NOTIFY_SOCKET` handling). When myrt runs
-//! with `NOTIFY_SOCKET` set (a systemd `Type=notify` unit, `podman run
-//! --sdnotify=container`), the container gets a socket of its own:
+//! with `NOTIFY_SOCKET` set (a systemd `Type=notify` unit running `myrt
+//! run`), the container gets a socket of its own:
 //! `create` bind-mounts the state directory's `notify/` read-only at
 //! [`CONTAINER_DIR`] and sets `NOTIFY_SOCKET` in `process.env` to the socket
 //! in it; `start` (and `run`) listen there and pass the container's

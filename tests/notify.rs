@@ -1,5 +1,5 @@
 //! systemd's two protocols, as runc takes them. NOTIFY_SOCKET (a systemd
-//! `Type=notify` unit, `podman run --sdnotify=container`): with it set, the
+//! `Type=notify` unit running `myrt run`): with it set, the
 //! container gets a socket of its own at `$NOTIFY_SOCKET`
 //! (/run/notify/notify.sock), and its `READY=1` reaches the caller's socket
 //! with the main pid. LISTEN_FDS (socket activation): the passed fds reach
