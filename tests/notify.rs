@@ -41,6 +41,13 @@ fn host_socket(b: &Bundle) -> (UnixDatagram, String) {
     (s, p.to_str().unwrap().to_string())
 }
 
+/// `myrt ARGS` with `NOTIFY_SOCKET=path`.
+fn with_notify(rt: &Runtime, args: &[&str], path: &str, sink: Sink) -> Output {
+    let mut cmd = rt.command(args);
+    cmd.env("NOTIFY_SOCKET", path);
+    exec_cmd(cmd, None, sink, Duration::from_secs(30))
+}
+
 fn recv(s: &UnixDatagram) -> String {
     let mut buf = [0u8; 512];
     let n = s.recv(&mut buf).expect("no message on the caller's socket");
@@ -60,20 +67,18 @@ fn root_notify_socket_ready_reaches_the_caller_from_start() {
     let (host, path) = host_socket(&b);
     let c = rt.guard(&b);
     b.write();
-    let mut create = rt.command(&["create", "--bundle", b.dir_str(), &c.id]);
-    create.env("NOTIFY_SOCKET", &path);
-    exec_cmd(
-        create,
-        None,
-        Sink::Files(c.out_path(), c.err_path()),
-        Duration::from_secs(30),
+    // A created container keeps the runtime's stdio: the files.
+    let files = Sink::Files(c.out_path(), c.err_path());
+    with_notify(
+        &rt,
+        &["create", "--bundle", b.dir_str(), &c.id],
+        &path,
+        files,
     )
     .ok();
     let pid = rt.state(&c.id)["pid"].as_i64().unwrap();
     let t = Instant::now();
-    let mut start = rt.command(&["start", &c.id]);
-    start.env("NOTIFY_SOCKET", &path);
-    exec_cmd(start, None, Sink::Pipe, Duration::from_secs(30)).ok();
+    with_notify(&rt, &["start", &c.id], &path, Sink::Pipe).ok();
     assert!(
         t.elapsed() >= Duration::from_millis(900),
         "start returned before READY: {:?}",
@@ -95,19 +100,17 @@ fn root_notify_socket_start_returns_when_the_container_exits_unready() {
     let (host, path) = host_socket(&b);
     let c = rt.guard(&b);
     b.write();
-    let mut create = rt.command(&["create", "--bundle", b.dir_str(), &c.id]);
-    create.env("NOTIFY_SOCKET", &path);
-    exec_cmd(
-        create,
-        None,
-        Sink::Files(c.out_path(), c.err_path()),
-        Duration::from_secs(30),
+    // A created container keeps the runtime's stdio: the files.
+    let files = Sink::Files(c.out_path(), c.err_path());
+    with_notify(
+        &rt,
+        &["create", "--bundle", b.dir_str(), &c.id],
+        &path,
+        files,
     )
     .ok();
-    let mut start = rt.command(&["start", &c.id]);
-    start.env("NOTIFY_SOCKET", &path);
     let t = Instant::now();
-    exec_cmd(start, None, Sink::Pipe, Duration::from_secs(30)).ok();
+    with_notify(&rt, &["start", &c.id], &path, Sink::Pipe).ok();
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     host.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 64];
