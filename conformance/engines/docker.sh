@@ -17,7 +17,7 @@ docker_scenarios="exit-0 exit-3 exit-126 exit-127 env cwd user tty exec exec-tty
 	top stats pause kill stop stop-paused restart start-again rm rm-paused wait logs memory cpu
 	pids update init pid-ipc-share host-ns cgroupns
 	privileged privileged-all-caps cap-drop no-new-privs seccomp-default seccomp-unconfined
-	seccomp-custom read-only volume rlimit sysctl oom-score-adj devices masked-paths parallel
+	seccomp-custom seccomp-probe read-only volume rlimit sysctl oom-score-adj devices masked-paths parallel
 	same-default same-user same-privileged same-exec"
 
 engine_env_docker() {
@@ -489,6 +489,69 @@ docker_seccomp-custom() {
 	out=$(drun "$N" --security-opt "seccomp=$WORK/seccomp-$N.json" -- sh -c 'mkdir /tmp/d 2>&1; echo rc=$?'); rc=$?
 	expect_eq "$rc" 0 "exit status"
 	expect_match "$out" "*Operation not permitted*rc=1" "mkdir under a profile denying it"
+}
+# System calls under Docker's default profile, made by a static C program
+# (built here with cc): errno rules (clone3 gets ENOSYS), argument rules
+# (personality, clone's namespace flags), the default action for an
+# unknown number, and 32-bit (int 0x80) and x32 calls. What runc's filter
+# answers, myrt's must answer too: for run and for exec.
+SECCOMP_PROBE_C='#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void p(const char *n, long r) { printf("%s %ld %d\n", n, r < 0 ? -1L : 0L, r < 0 ? errno : 0); errno = 0; }
+/* a 32-bit x86 system call through int 0x80 (ia32 emulation) */
+static long sys32(long nr, long a) {
+	long r;
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a) : "memory");
+	if (r < 0 && r > -4096) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+int main(void) {
+	p("clone3", syscall(435, NULL, 0));
+	long c = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
+	if (c == 0)
+		_exit(0);
+	if (c > 0)
+		c = waitpid(c, NULL, 0) > 0 ? 0 : -1;
+	p("clone-newns", c);
+	p("personality-query", syscall(SYS_personality, 0xffffffffUL));
+	p("keyctl", syscall(SYS_keyctl, 0, -3, 0));
+	p("add_key", syscall(SYS_add_key, "user", "x", "y", 1, -3));
+	p("syslog", syscall(SYS_syslog, 10, NULL, 0));
+	p("bpf", syscall(SYS_bpf, 0, NULL, 0));
+	p("userfaultfd", syscall(SYS_userfaultfd, 0));
+	p("perf_event_open", syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+	p("unknown-1000", syscall(1000));
+	p("getpid", syscall(SYS_getpid) > 0 ? 0 : -1);
+	p("i386-getpid", sys32(20, 0) > 0 ? 0 : -1);
+	p("i386-unshare", sys32(310, 0x10000000));
+	p("i386-1000", sys32(1000, 0));
+	p("x32-getpid", syscall(0x40000000 | 39) > 0 ? 0 : -1);
+	p("x32-1000", syscall(0x40000000 | 1000));
+	p("unshare-user", syscall(SYS_unshare, CLONE_NEWUSER));
+	return 0;
+}'
+docker_seccomp-probe() {
+	local b=$WORK/seccomp-probe
+	command -v cc >/dev/null || na "no C compiler for the probe"
+	if [ ! -x "$b/probe" ]; then
+		mkdir -p "$b"
+		printf '%s\n' "$SECCOMP_PROBE_C" >"$b/probe.c"
+		cc -static -O -o "$b/probe" "$b/probe.c" || fail "cc probe.c"
+	fi
+	drun "$N" -v "$b:/probe:ro" -- /probe/probe >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
+	grep -qx "clone3 -1 38" "$WORK/out-$N" || fail "clone3 not ENOSYS: $(tr '\n' '|' <"$WORK/out-$N")"
+	dstart "$N-2" -v "$b:/probe:ro" -- sleep 300
+	D exec "$N-2" /probe/probe >>"$WORK/out-$N" 2>&1 || fail "probe in exec failed"
+	same_as_runc "system calls under Docker's default profile (run, then exec)" "$WORK/out-$N"
 }
 docker_read-only() {
 	# a tmpfs without mode= keeps the mode of the image's directory (/run:

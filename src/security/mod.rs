@@ -1,8 +1,10 @@
 //! Process security: the user and groups, the five capability sets,
 //! no_new_privs, rlimits, the session keyring, AppArmor, fd
-//! hygiene before execve. seccomp lives in [`seccomp`], the sealed image of
-//! the runtime binary in [`exe`].
+//! hygiene before execve. seccomp lives in [`seccomp`] (with runc's
+//! -ENOSYS stub in [`enosys`]), the sealed image of the runtime binary in
+//! [`exe`].
 
+mod enosys;
 pub mod exe;
 pub mod seccomp;
 

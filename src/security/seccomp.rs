@@ -289,9 +289,11 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program> {
         "linux.seccomp (disabling libseccomp's no_new_privs)",
     ))?;
 
+    let mut archs = Vec::new();
     for (i, arch) in s.architectures().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.architectures[{i}]");
         let a = scmp_arch(*arch);
+        archs.push(a);
         // The native architecture is always in a new filter.
         let present = ctx.is_arch_present(a).map_err(lib_err(field.clone()))?;
         if !present {
@@ -317,7 +319,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program> {
     // and is accepted (runc does too); `Program::listener` is then None.
 
     let flags = filter_flags(s.flags().as_deref().unwrap_or(&[]), notify)?;
-    let filter = export(&ctx)?;
+    // runc's -ENOSYS stub first (super::enosys), then libseccomp's filter
+    let mut filter = super::enosys::stub(s, &archs, default_action);
+    filter.extend(export(&ctx)?);
     Ok(Program {
         filter,
         flags,
@@ -721,6 +725,45 @@ mod tests {
         );
         let st = run_loaded(&compile(&p).unwrap(), try_mkdir);
         assert!(matches!(st, WaitStatus::Exited(_, libc::EPERM)), "{st:?}");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn calls_above_the_profile_get_enosys() {
+        // runc's -ENOSYS stub (super::enosys): with a denying default, a call
+        // numbered above every call the profile names (close_range, 436) gets
+        // ENOSYS, as from an older kernel; one below it (mkdir) the default
+        // action. Docker's profile is shaped so (default EPERM).
+        fn call_1000() -> i32 {
+            // SAFETY: a system call number no kernel has; no arguments.
+            let r = unsafe { libc::syscall(1000) };
+            if r < 0 { errno() } else { 0 }
+        }
+        for default in ["SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS"] {
+            let p = profile(&format!(
+                r#"{{"defaultAction":"{default}",
+                    "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                    "syscalls":[{{"names":["exit_group","exit","close_range"],"action":"SCMP_ACT_ALLOW"}}]}}"#
+            ));
+            let prog = compile(&p).unwrap();
+            let st = run_loaded(&prog, call_1000);
+            assert!(
+                matches!(st, WaitStatus::Exited(_, libc::ENOSYS)),
+                "{default}: {st:?}"
+            );
+            let st = run_loaded(&prog, try_mkdir);
+            if default == "SCMP_ACT_ERRNO" {
+                assert!(matches!(st, WaitStatus::Exited(_, libc::EPERM)), "{st:?}");
+            } else {
+                assert!(matches!(st, WaitStatus::Signaled(_, _, _)), "{st:?}");
+            }
+        }
+        // An allowing default has no stub: the program is libseccomp's alone.
+        let allow = compile(&mkdir_eperm_profile()).unwrap();
+        assert_eq!(
+            run_bpf(allow.instructions(), &seccomp_data(1000, [0; 6])),
+            Some(SECCOMP_RET_ALLOW)
+        );
     }
 
     fn personality(arg: libc::c_ulong) -> i32 {
