@@ -602,18 +602,7 @@ docker_masked-paths() {
 	expect_eq "$rc" 0 "exit status"
 	expect_match "$(echo $out)" "*/proc/keys /sys/firmware 0 rc=1 0" "masked /proc/keys and /sys/firmware, read-only /proc/sys"
 }
-docker_parallel() {
-	local i pids=() rc=0
-	for i in 1 2 3 4 5 6; do
-		drun "$N-$i" -- sh -c "exit $i" &
-		pids+=($!)
-	done
-	for i in 1 2 3 4 5 6; do
-		wait "${pids[$((i - 1))]}"
-		rc=$?
-		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
-	done
-}
+docker_parallel() { run_parallel drun --; }
 docker_same-default() {
 	drun "$N" --hostname same -- sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
 	same_as_runc "what a default docker container sees" "$WORK/out-$N"

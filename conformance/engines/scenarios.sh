@@ -130,6 +130,22 @@ SECCOMP_DENY_MKDIR='{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": [
 
 # ============================================================ containerd ===
 
+# Six containers at once: `RUNNER NAME-i ARGS... sh -c "exit i"` for
+# i = 1..6 in the background; each must exit with its own status.
+run_parallel() { # RUNNER ARGS-BEFORE-THE-COMMAND...
+	local runner=$1 i pids=() rc=0
+	shift
+	for i in 1 2 3 4 5 6; do
+		"$runner" "$N-$i" "$@" sh -c "exit $i" &
+		pids+=($!)
+	done
+	for i in 1 2 3 4 5 6; do
+		wait "${pids[$((i - 1))]}"
+		rc=$?
+		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
+	done
+}
+
 engine_env_containerd() {
 	CD=$WORK/containerd
 	SOCK=$CD/containerd.sock
@@ -502,18 +518,7 @@ containerd_annotations() {
 	out=$(crun "$N" --annotation "a1=$big" --annotation "a2=$big" --annotation "a3=$big" -- echo ok); rc=$?
 	expect_eq "$rc $out" "0 ok" "exit status and output with 300 KiB of annotations"
 }
-containerd_parallel() {
-	local i pids=() rc=0
-	for i in 1 2 3 4 5 6; do
-		crun "$N-$i" -- sh -c "exit $i" &
-		pids+=($!)
-	done
-	for i in 1 2 3 4 5 6; do
-		wait "${pids[$((i - 1))]}"
-		rc=$?
-		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
-	done
-}
+containerd_parallel() { run_parallel crun --; }
 containerd_same-default() {
 	crun "$N" -- sh -c "$PROBE" >"$WORK/out-$N" 2>&1 || fail "probe failed: $(head -c 200 "$WORK/out-$N")"
 	same_as_runc "what a default ctr container sees" "$WORK/out-$N"
@@ -1055,18 +1060,7 @@ podman_hooks() {
 	wait_for test -s "$h/out/poststop" || fail "poststop hook did not run"
 	expect_eq "$(jq -r .id "$h/out/poststop")" "$id" "poststop hook: id in the state"
 }
-podman_parallel() {
-	local i pids=() rc=0
-	for i in 1 2 3 4 5 6; do
-		prun "$N-$i" "$IMG" sh -c "exit $i" &
-		pids+=($!)
-	done
-	for i in 1 2 3 4 5 6; do
-		wait "${pids[$((i - 1))]}"
-		rc=$?
-		[ $rc -eq "$i" ] || fail "container $i of 6 run at once: exit status $rc, expected $i"
-	done
-}
+podman_parallel() { run_parallel prun "$IMG"; }
 podman_stdin() {
 	out=$(echo hello-stdin | P run -i --rm --name "$N" "${PO[@]}" "$IMG" cat); rc=$?
 	expect_eq "$rc $out" "0 hello-stdin" "run -i: exit status and stdin echoed"
