@@ -273,3 +273,24 @@ fn root_log_text_on_error() {
     o.fails();
     assert!(content.contains("level=error"), "{content}");
 }
+
+/// `linux.resources.cpu.shares` outside what the kernel keeps (2 to
+/// 262144 on cgroup v1, which clamps silently) is refused as runc refuses
+/// it, naming the field; nothing is left.
+#[test]
+fn root_cpu_shares_the_kernel_would_clamp() {
+    let rt = Runtime::new();
+    for (i, shares) in [1u64, 262_145].into_iter().enumerate() {
+        let b = sleeper(&format!("shares{i}")).set("/linux/resources/cpu/shares", json!(shares));
+        let o = create_fails(&rt, &b, &b.id);
+        assert_myrt_error(
+            &o.stderr,
+            "create",
+            &b.id,
+            &["linux.resources.cpu.shares", "out of range"],
+        );
+    }
+    let b = sleeper("shares2").set("/linux/resources/cpu/shares", json!(2));
+    let c = rt.create(&b, &[]);
+    assert_eq!(cgroup_read("cpu", &c.id, "cpu.shares"), "2");
+}

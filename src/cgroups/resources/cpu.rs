@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxCpu;
 
 use super::super::common::{
-    Error, Result, V1Dirs, read_opt, unless_zero, v2_weight, write_file, write_v2,
+    Error, Result, V1Dirs, read_opt, read_u64, unless_zero, v2_weight, write_file, write_v2,
 };
 
 const SHARES: &str = "linux.resources.cpu.shares";
@@ -37,7 +37,18 @@ pub(super) fn v1(dirs: &V1Dirs, c: &LinuxCpu) -> Result<()> {
     }
     let d = dirs.require("cpu", "linux.resources.cpu")?;
     if let Some(s) = shares {
-        write_file(SHARES, &d.join("cpu.shares"), &s.to_string())?;
+        let f = d.join("cpu.shares");
+        write_file(SHARES, &f, &s.to_string())?;
+        // The kernel clamps to 2..=262144 without an error; runc refuses a
+        // value it did not keep, and so does myrt.
+        if let Some(kept) = read_u64(&f)
+            && kept != s
+        {
+            return Err(Error::invalid(
+                SHARES,
+                format!("{s} is out of range: the kernel keeps {kept} (2 to 262144)"),
+            ));
+        }
     }
     let setting = |field, file, v: Option<String>| (field, d.join(file), v);
     pair(
