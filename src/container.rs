@@ -259,7 +259,7 @@ fn load_for_create(
     let unit = if g.systemd_cgroup {
         cgroups::bus::check_installed()?;
         let extra = cgroups::systemd::annotation_properties(spec.annotations().iter().flatten())?;
-        Some((systemd_unit(cgroups_path, id)?, extra))
+        Some((systemd_unit(cgroups_path, id, linux)?, extra))
     } else {
         None
     };
@@ -301,10 +301,12 @@ fn load_for_create(
 /// `--systemd-cgroup`: the manager and where its unit goes. Root asks the
 /// system manager; a rootless caller its own user manager (`systemd
 /// --user`) on the user's bus, whose cgroup the unit goes under (one call
-/// of the helper more, only for this driver rootless).
+/// of the helper more, only for this driver rootless), and which must have
+/// the controllers the limits need.
 fn systemd_unit(
     cgroups_path: Option<&str>,
     id: &str,
+    linux: &oci_spec::runtime::Linux,
 ) -> Result<(cgroups::systemd::Bus, cgroups::systemd::UnitPath)> {
     use cgroups::systemd::{Bus, UnitPath};
     if !crate::rootless::active() {
@@ -313,6 +315,9 @@ fn systemd_unit(
     let bus = Bus::user(crate::rootless::host_uid())?;
     let manager = cgroups::bus::manager_cgroup(&bus)?;
     let path = UnitPath::parse_user(cgroups_path, id, &manager)?;
+    if let Some(r) = linux.resources() {
+        cgroups::systemd::check_delegated(&manager, r)?;
+    }
     Ok((bus, path))
 }
 

@@ -652,8 +652,8 @@ fn root_vm_systemd_rootless_without_user_bus() {
 }
 
 /// A limit of a controller the user's manager does not have (cpuset: it
-/// delegates cpu, memory and pids) fails the create naming the field, and
-/// the unit it started is stopped: nothing is left.
+/// delegates cpu, memory and pids) fails the create naming the field and
+/// the controller, before anything is made: nothing is left.
 #[test]
 #[ignore = "needs systemd on cgroup v2: run by .ci/cgroup2 inside the VM"]
 fn root_vm_systemd_rootless_undelegated_controller() {
@@ -668,7 +668,12 @@ fn root_vm_systemd_rootless_undelegated_controller() {
     let o = d.create(&[("XDG_RUNTIME_DIR", s[0].1.as_str())], &id);
     o.fails();
     let err = std::fs::read_to_string(d.dir.join("create.err")).unwrap();
-    assert_myrt_error(&err, "create", &id, &["linux.resources.cpu.cpus", "cpuset"]);
+    assert_myrt_error(
+        &err,
+        "create",
+        &id,
+        &["linux.resources.cpu.cpus", "cpuset", "not delegated"],
+    );
     d.assert_no_state();
     d.assert_gone(&unit, &format!("{}/user.slice/{unit}", d.manager));
 }

@@ -565,6 +565,100 @@ fn proc_devices_name(text: &str, kind: DevKind, major: u32) -> Option<String> {
     None
 }
 
+/// The cgroup v2 controllers `r` needs, each with a field that needs it.
+pub fn needed_controllers(r: &LinuxResources) -> Vec<(String, String)> {
+    let v = serde_json::to_value(r).unwrap_or_default();
+    let set = |v: &serde_json::Value| is_set(v);
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut need = |ctrl: &str, field: String| {
+        if !out.iter().any(|(c, _)| c == ctrl) {
+            out.push((ctrl.to_string(), field));
+        }
+    };
+    let Some(sections) = v.as_object() else {
+        return out;
+    };
+    for (k, sec) in sections.iter().filter(|(_, sec)| set(sec)) {
+        let field = format!("linux.resources.{k}");
+        match k.as_str() {
+            "memory" => need("memory", field),
+            "pids" => need("pids", field),
+            "blockIO" => need("io", field),
+            "hugepageLimits" => need("hugetlb", field),
+            "rdma" => need("rdma", field),
+            "cpu" => {
+                for (f, _) in sec
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, x)| set(x))
+                {
+                    let ctrl = if f == "cpus" || f == "mems" {
+                        "cpuset"
+                    } else {
+                        "cpu"
+                    };
+                    need(ctrl, format!("{field}.{f}"));
+                }
+            }
+            "unified" => {
+                for key in sec.as_object().into_iter().flatten().map(|(key, _)| key) {
+                    let ctrl = key.split('.').next().unwrap_or(key);
+                    if ctrl != "cgroup" {
+                        need(ctrl, format!("{field}.{key}"));
+                    }
+                }
+            }
+            // devices (not a v2 controller) and network (no v2 files).
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A resource value that asks for something: 0, false, "" and null are
+/// the fields' "unset" (Docker writes `blockIO.weight` 0 for every
+/// container); an object or array asks if anything in it does.
+fn is_set(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => a.iter().any(is_set),
+        Value::Object(o) => o.values().any(is_set),
+    }
+}
+
+/// Rootless: every controller `r` needs is one the user's manager, whose
+/// cgroup is `manager`, has (those systemd delegates to user@.service),
+/// else an error naming the field, before anything is made. A manager
+/// cgroup that cannot be read is not judged here: the cgroup files the
+/// limits go to are then the check (an error naming the field).
+pub fn check_delegated(manager: &str, r: &LinuxResources) -> Result<()> {
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(manager.trim_start_matches('/'));
+    let Some(have) = super::common::read_opt(&dir.join("cgroup.controllers")) else {
+        return Ok(());
+    };
+    let have: Vec<&str> = have.split_whitespace().collect();
+    match needed_controllers(r)
+        .into_iter()
+        .find(|(c, _)| !have.contains(&c.as_str()))
+    {
+        None => Ok(()),
+        Some((ctrl, field)) => Err(Error::unsupported(
+            field,
+            format!(
+                "the {ctrl} controller is not delegated to the user's systemd manager \
+                 (its cgroup {manager} has: {}); remove the limit, or delegate {ctrl} to \
+                 user@.service (Delegate=)",
+                have.join(" ")
+            ),
+        )),
+    }
+}
+
 /// Is `pid` in the cgroup `cgroup` (v2) now? systemd places the unit
 /// relative to its own root cgroup, which is the hierarchy's root on a
 /// host it runs; anything else is refused rather than guessed.

@@ -65,6 +65,35 @@ fn user_path_is_under_the_manager() {
     assert!(e.to_string().starts_with(PATH_FIELD), "{e}");
 }
 
+/// The controllers a config's limits need, each named by a field that
+/// needs it (rootless: checked against what the user's manager has).
+#[test]
+fn controllers_the_limits_need() {
+    let r = resources(serde_json::json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 1048576},
+        "cpu": {"shares": 512, "cpus": "0"},
+        "pids": {"limit": 10},
+        "unified": {"io.weight": "100", "memory.high": "max", "cgroup.freeze": "0"}
+    }));
+    let got = needed_controllers(&r);
+    let want = [
+        ("cpuset", "linux.resources.cpu.cpus"),
+        ("cpu", "linux.resources.cpu.shares"),
+        ("memory", "linux.resources.memory"),
+        ("pids", "linux.resources.pids"),
+        ("io", "linux.resources.unified.io.weight"),
+    ];
+    let got: Vec<(&str, &str)> = got.iter().map(|(c, f)| (c.as_str(), f.as_str())).collect();
+    assert_eq!(got, want);
+    // Devices only, empty sections, or zeros (unset: Docker's blockIO
+    // weight 0): none.
+    let r = resources(serde_json::json!({
+        "devices": [], "memory": {}, "cpu": {"shares": 0}, "blockIO": {"weight": 0}
+    }));
+    assert!(needed_controllers(&r).is_empty());
+}
+
 #[test]
 fn path_slices_nest_at_dashes() {
     let u = UnitPath::parse(Some("kubepods-besteffort-pod12.slice:cri:c"), "x").unwrap();
