@@ -1606,6 +1606,8 @@ pub fn features() -> String {
         "unbindable",
     ];
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    // The systemd driver, for root and rootless (systemd --user) alike.
+    let systemd = cgroups::bus::available();
     serde_json::to_string_pretty(&serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": state::OCI_VERSION,
@@ -1614,7 +1616,7 @@ pub fn features() -> String {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": cgroups::bus::available(), "systemdUser": cgroups::bus::available(), "rdma": true},
+            "cgroup": {"v1": true, "v2": true, "systemd": systemd, "systemdUser": systemd, "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
