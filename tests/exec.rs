@@ -438,9 +438,14 @@ fn root_exec_cgroup_flag_joins_a_sub_cgroup() {
     for d in &dirs {
         fs::create_dir(d.join("work")).unwrap();
         // A v1 cpuset cgroup takes no process before it has cpus and mems.
+        // (On v2 the sub-cgroup has no cpuset files: no controller is
+        // enabled for it.)
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = fs::read_to_string(d.join(f)) {
-                fs::write(d.join("work").join(f), v.trim()).unwrap();
+            let sub = d.join("work").join(f);
+            if let Ok(v) = fs::read_to_string(d.join(f))
+                && sub.exists()
+            {
+                fs::write(sub, v.trim()).unwrap();
             }
         }
     }
