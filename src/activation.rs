@@ -25,11 +25,5 @@ pub fn passed() -> u32 {
 /// `LISTEN_FDS=n` and `LISTEN_PID=1` in `process.env` (replacing any the
 /// config has): the container's init is pid 1 of its view.
 pub fn add_to_spec(spec: &mut Spec, n: u32) {
-    if let Some(p) = spec.process_mut() {
-        let mut env = p.env().clone().unwrap_or_default();
-        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
-        env.push(format!("LISTEN_FDS={n}"));
-        env.push("LISTEN_PID=1".into());
-        p.set_env(Some(env));
-    }
+    crate::spec::merge_process_env(spec, &[format!("LISTEN_FDS={n}"), "LISTEN_PID=1".into()]);
 }

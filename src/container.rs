@@ -1177,15 +1177,6 @@ fn sub_cgroup(st: &State, sub: &str) -> Result<Box<dyn Cgroup>> {
     Ok(cg)
 }
 
-/// Merge `-e KEY=VALUE` into an environment (same key replaced).
-pub fn merge_env(base: &mut Vec<String>, extra: &[String]) {
-    for e in extra {
-        let key = e.split('=').next().unwrap_or("");
-        base.retain(|b| b.split('=').next() != Some(key));
-        base.push(e.clone());
-    }
-}
-
 fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
     if let Some(p) = &o.process {
         return Ok(spec::load_process(p)?);
@@ -1201,7 +1192,7 @@ fn exec_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
             return Err(failure(format!("--env[{i}]: {e:?} is not KEY=VALUE")));
         }
     }
-    merge_env(&mut env, &o.env);
+    spec::merge_env(&mut env, &o.env);
     p.set_env(Some(env));
     if let Some(c) = &o.cwd {
         p.set_cwd(c.clone());

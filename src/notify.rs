@@ -49,12 +49,7 @@ pub fn add_to_spec(spec: &mut Spec, state_dir: &Path) {
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(m);
     spec.set_mounts(Some(mounts));
-    if let Some(p) = spec.process_mut() {
-        let mut env = p.env().clone().unwrap_or_default();
-        env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
-        env.push(format!("NOTIFY_SOCKET={CONTAINER_DIR}/{SOCKET}"));
-        p.set_env(Some(env));
-    }
+    crate::spec::merge_process_env(spec, &[format!("NOTIFY_SOCKET={CONTAINER_DIR}/{SOCKET}")]);
 }
 
 /// Make [`dir`] (mode 0755) before the init mounts it.

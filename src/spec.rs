@@ -716,6 +716,26 @@ pub fn validate_id(id: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Merge `KEY=VALUE` entries into an environment: an entry replaces any of
+/// the same key, and goes last.
+pub fn merge_env(base: &mut Vec<String>, extra: &[String]) {
+    for e in extra {
+        let key = e.split('=').next().unwrap_or("");
+        base.retain(|b| b.split('=').next() != Some(key));
+        base.push(e.clone());
+    }
+}
+
+/// [`merge_env`] into `process.env` (for the variables the runtime itself
+/// hands the container: `NOTIFY_SOCKET`, `LISTEN_FDS`).
+pub fn merge_process_env(spec: &mut Spec, extra: &[String]) {
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        merge_env(&mut env, extra);
+        p.set_env(Some(env));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
