@@ -851,13 +851,19 @@ fn own_cgroup(st: &State, op: &str) -> Result<Box<dyn Cgroup>> {
 /// systemd scope's cgroup goes away with its last process, which the
 /// systemd handle knows.
 fn cgroup_handle(st: &State) -> Box<dyn Cgroup> {
+    handle_with(st, Owned::new(&st.cgroup_path))
+}
+
+/// The container's cgroup on its driver (the recorded systemd unit and
+/// bus, or the host's cgroupfs back end), owning `owned`.
+fn handle_with(st: &State, owned: Owned) -> Box<dyn Cgroup> {
     match &st.systemd_unit {
         Some(u) => Box::new(cgroups::systemd::Systemd::existing(
             st.systemd_bus.clone().unwrap_or_default(),
-            Owned::new(&st.cgroup_path),
+            owned,
             u,
         )),
-        None => cgroups::open(&st.cgroup_path),
+        None => cgroups::open_with(owned),
     }
 }
 
@@ -925,14 +931,7 @@ fn cgroup_of(st: &State) -> Box<dyn Cgroup> {
         Some(dirs) => Owned::with_created(&st.cgroup_path, dirs.clone()),
         None => Owned::untracked(&st.cgroup_path),
     };
-    match &st.systemd_unit {
-        Some(u) => Box::new(cgroups::systemd::Systemd::existing(
-            st.systemd_bus.clone().unwrap_or_default(),
-            owned,
-            u,
-        )),
-        None => cgroups::open_with(owned),
-    }
+    handle_with(st, owned)
 }
 
 /// The cgroup part of [`destroy`]: what is left in it, and the cgroup.
