@@ -1565,11 +1565,9 @@ pub fn spawn_exec(a: ExecArgs) -> Result<(i32, Option<OwnedFd>)> {
 /// systemd does, but never out of the container's cgroup).
 fn init_cgroup_fd(init: i32, cg: &dyn Cgroup) -> Result<OwnedFd> {
     let err = |why: String| Error::Child(format!("exec: join the init's cgroup: {why}"));
-    let text = sys::read_small(format!("/proc/{init}/cgroup")).map_err(|e| err(e.to_string()))?;
-    let path = text
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .ok_or_else(|| err("no cgroup v2 line in /proc/<init>/cgroup".into()))?;
+    let path = crate::cgroups::v2_path_of(&init.to_string())
+        .ok_or_else(|| err(format!("no cgroup v2 line in /proc/{init}/cgroup")))?;
+    let path = path.as_str();
     let top = cg.path().trim_end_matches('/');
     if !path
         .strip_prefix(top)

@@ -32,14 +32,16 @@ pub fn own_v2_path() -> String {
     if detect() != Mode::V2 {
         return String::new();
     }
-    crate::sys::read_small("/proc/self/cgroup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("0::"))
-                .map(|p| p.trim_end_matches('/').to_string())
-        })
-        .unwrap_or_default()
+    v2_path_of("self").unwrap_or_default()
+}
+
+/// The cgroup v2 path of process `pid` (a number, or `self`), from the
+/// `0::` line of /proc/<pid>/cgroup, without a trailing `/`.
+pub fn v2_path_of(pid: &str) -> Option<String> {
+    let s = crate::sys::read_small(format!("/proc/{pid}/cgroup")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim_end_matches('/').to_string())
 }
 
 /// A handle for the cgroup at `path` (the result of [`resolve_path`]) that

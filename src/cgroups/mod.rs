@@ -39,7 +39,7 @@ use common::PATH_FIELD;
 pub use common::{
     Cgroup, DEFAULT_PARENT, Error, OsError, Owned, Result, devices_enforced, remove_dirs,
 };
-pub use fs::{Mode, detect, open, open_with, own_v2_path};
+pub use fs::{Mode, detect, open, open_with, own_v2_path, v2_path_of};
 
 /// cgroupsPath resolution: absolute -> as is (from the hierarchy root);
 /// relative "a/b" -> "/myrt/a/b"; None or "" -> "/myrt/<id>"; ".."
